@@ -1,0 +1,46 @@
+/// librdkafka properties for one client: the bootstrap servers, logdist's defaults, and anything passed with
+/// `-X key=value` (TLS, SASL, tuning), which wins over the defaults.
+public struct KafkaConfig: Sendable, Equatable {
+    public var bootstrapServers: String
+    /// Properties passed through unchanged to librdkafka, applied after the defaults.
+    public var properties: [String: String]
+
+    public init(bootstrapServers: String, properties: [String: String] = [:]) {
+        self.bootstrapServers = bootstrapServers
+        self.properties = properties
+    }
+
+    /// Parses `key=value` as kcat's `-X` does.
+    public static func parseProperty(_ text: String) throws -> (key: String, value: String) {
+        guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
+            throw KafkaError(
+                kind: .configuration, message: "librdkafka property '\(text)' must be key=value, e.g. -X security.protocol=SSL")
+        }
+        return (String(text[..<eq]), String(text[text.index(after: eq)...]))
+    }
+
+    /// Parses a list of `key=value`; a later key wins.
+    public static func parseProperties(_ list: [String]) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for item in list {
+            let (key, value) = try parseProperty(item)
+            result[key] = value
+        }
+        return result
+    }
+
+    /// The full property set for a client: bootstrap, then `defaults`, then the pass-through properties.
+    func resolved(defaults: [String: String]) -> [String: String] {
+        var all = defaults
+        all["bootstrap.servers"] = bootstrapServers
+        for (key, value) in properties { all[key] = value }
+        return all
+    }
+
+    /// Keys whose values must never reach logs.
+    static func isSecret(_ key: String) -> Bool {
+        let lower = key.lowercased()
+        return lower.contains("password") || lower.contains("secret") || lower.contains("token")
+            || lower.hasSuffix(".key.pem") || lower.contains("sasl.oauthbearer.config")
+    }
+}

@@ -1,0 +1,367 @@
+import CRdKafka
+import Foundation
+import Logging
+import Synchronization
+
+/// A partition-set change from the group coordinator, reported before logdist code sees the new assignment's data.
+public enum RebalanceEvent: Sendable, Equatable {
+    case assigned([TopicPartition])
+    case revoked([TopicPartition])
+    case failed(String)
+}
+
+/// `isolation.level`: whether a consumer sees records of open and aborted transactions.
+public enum IsolationLevel: String, Sendable {
+    case readCommitted = "read_committed"
+    case readUncommitted = "read_uncommitted"
+}
+
+/// A consumed batch: the messages, in partition order, and the per-partition errors met while fetching them.
+public struct ConsumerBatch: Sendable {
+    public var messages: [KafkaMessage]
+    /// Non-fatal errors carried in place of messages (an out-of-range offset, a transport hiccup).
+    public var errors: [ConsumerFetchError]
+}
+
+/// An error librdkafka delivered in place of a message.
+public struct ConsumerFetchError: Sendable, Error {
+    public var topicPartition: TopicPartition?
+    public var offset: Int64
+    public var error: KafkaError
+
+    /// The fetch position fell outside the log and `auto.offset.reset=error` refused to move it silently.
+    public var isOffsetOutOfRange: Bool {
+        error.code == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET.rawValue
+            || error.code == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE.rawValue
+    }
+}
+
+/// A Kafka consumer: group subscription or manual assignment, batch polling, pause/resume, and offsets that are
+/// stored and committed only after the caller processed the messages (auto-commit and auto-store are off).
+public final class KafkaConsumer: Sendable {
+    public struct Configuration: Sendable {
+        public var kafka: KafkaConfig
+        /// The consumer group; nil reads without a group (manual assignment, nothing committed).
+        public var groupID: String?
+        public var isolationLevel: IsolationLevel = .readCommitted
+        /// `auto.offset.reset`: `earliest`, `latest`, or `error` to surface out-of-range positions to the caller.
+        public var autoOffsetReset = "earliest"
+        public var clientName = "consumer"
+
+        public init(kafka: KafkaConfig, groupID: String?) {
+            self.kafka = kafka
+            self.groupID = groupID
+        }
+
+        func properties() -> [String: String] {
+            // librdkafka needs a group id even for manual assignment; a private one is never joined or committed.
+            let group = groupID ?? "logdist.reader.\(UUID().uuidString.lowercased())"
+            return kafka.resolved(defaults: [
+                "group.id": group,
+                "client.id": "logdist-\(clientName)",
+                "enable.auto.commit": "false",
+                "enable.auto.offset.store": "false",
+                "enable.partition.eof": "false",
+                "isolation.level": isolationLevel.rawValue,
+                "auto.offset.reset": autoOffsetReset,
+            ])
+        }
+    }
+
+    let client: RDKafkaClient
+    private let queue: QueueHandle
+    private let executor: BlockingExecutor
+    public let configuration: Configuration
+    private let closed = Atomic<Bool>(false)
+
+    /// - Parameter onRebalance: called on the polling thread, after librdkafka applied the change.
+    public init(
+        configuration: Configuration, logger: Logger, onRebalance: (@Sendable (RebalanceEvent) -> Void)? = nil
+    ) throws {
+        self.configuration = configuration
+        let client = try RDKafkaClient(
+            type: RD_KAFKA_CONSUMER, properties: configuration.properties(), logger: logger,
+            name: configuration.clientName, rebalanceHandler: onRebalance
+        ) { conf in
+            rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, _ in
+                guard let rk else { return }
+                KafkaConsumer.rebalance(rk: rk, err: err, partitions: partitions)
+            }
+        }
+        self.client = client
+        rd_kafka_poll_set_consumer(client.handle)
+        self.queue = QueueHandle(pointer: rd_kafka_queue_get_consumer(client.handle))
+        self.executor = BlockingExecutor(label: "logdist.kafka.\(configuration.clientName)")
+    }
+
+    deinit {
+        rd_kafka_queue_destroy(queue.pointer)
+        if !closed.load(ordering: .acquiring) {
+            rd_kafka_consumer_close(client.handle)
+        }
+    }
+
+    /// Joins the group and follows its assignments for `topics`.
+    public func subscribe(_ topics: [String]) throws {
+        let list = PartitionList.make(topics.map { TopicPartition($0, -1) })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_subscribe(client.handle, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code: err, context: "subscribe") }
+    }
+
+    /// Assigns partitions manually, each from the given offset (`KafkaOffset.stored` for the committed one).
+    public func assign(_ partitions: [TopicPartitionOffset]) throws {
+        let list = PartitionList.make(partitions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_assign(client.handle, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code: err, context: "assign") }
+    }
+
+    /// The partitions currently assigned.
+    public func assignment() throws -> [TopicPartition] {
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        let err = rd_kafka_assignment(client.handle, &list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { throw KafkaError(code: err, context: "assignment") }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        return PartitionList.read(list).map(\.topicPartition)
+    }
+
+    /// Up to `maxMessages` messages, waiting at most `timeout` for the first one.
+    ///
+    /// Rebalance callbacks run inside this call. Throws only on a fatal error; per-partition errors come back
+    /// in `errors` so one bad partition does not end the consume loop.
+    public func poll(maxMessages: Int, timeout: Duration) async throws -> ConsumerBatch {
+        if closed.load(ordering: .acquiring) { throw KafkaError.closed("consumer") }
+        let queue = queue
+        let client = client
+        let batch = try await executor.run { () throws -> ConsumerBatch in
+            let buffer = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: maxMessages)
+            defer { buffer.deallocate() }
+            let count = rd_kafka_consume_batch_queue(queue.pointer, timeout.milliseconds, buffer, maxMessages)
+            if count < 0 {
+                throw KafkaError(code: rd_kafka_last_error(), context: "consume")
+            }
+            return Self.convert(buffer, count: count, client: client)
+        }
+        if let fatal = client.fatalError { throw fatal }
+        return batch
+    }
+
+    /// Stops fetching from these partitions; their buffered messages stay until `resume`.
+    public func pause(_ partitions: [TopicPartition]) throws {
+        try changePause(partitions, pause: true)
+    }
+
+    public func resume(_ partitions: [TopicPartition]) throws {
+        try changePause(partitions, pause: false)
+    }
+
+    /// Records the next offsets to commit (last processed + 1); `commitStored` sends them.
+    public func store(_ offsets: [TopicPartitionOffset]) throws {
+        guard !offsets.isEmpty else { return }
+        let list = PartitionList.make(offsets)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_offsets_store(client.handle, list)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(code: err, context: "store offsets") }
+        if let error = PartitionList.firstError(list, context: "store offset") { throw error }
+    }
+
+    /// Commits the stored offsets of the current assignment, waiting for the broker's answer.
+    public func commitStored() async throws {
+        try await commit(nil)
+    }
+
+    /// Commits `offsets` (next offset to read per partition), or the stored offsets when nil.
+    public func commit(_ offsets: [TopicPartitionOffset]?) async throws {
+        let client = client
+        try await executor.run {
+            let list = offsets.map { PartitionList.make($0) }
+            defer { if let list { rd_kafka_topic_partition_list_destroy(list) } }
+            let err = rd_kafka_commit(client.handle, list, 0)
+            if err == RD_KAFKA_RESP_ERR__NO_OFFSET { return }
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code: err, context: "commit") }
+            if let list, let error = PartitionList.firstError(list, context: "commit") { throw error }
+        }
+    }
+
+    /// The group's committed offsets for `partitions`; `KafkaOffset.invalid` where nothing is committed.
+    public func committed(_ partitions: [TopicPartition], timeout: Duration) async throws -> [TopicPartitionOffset] {
+        let client = client
+        return try await executor.run {
+            let list = PartitionList.make(partitions)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_committed(client.handle, list, timeout.milliseconds)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code: err, context: "committed offsets") }
+            if let error = PartitionList.firstError(list, context: "committed offset") { throw error }
+            return PartitionList.read(list)
+        }
+    }
+
+    /// The next offset this consumer will fetch per partition (`KafkaOffset.invalid` before the first fetch).
+    public func position(_ partitions: [TopicPartition]) throws -> [TopicPartitionOffset] {
+        let list = PartitionList.make(partitions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_position(client.handle, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code: err, context: "position") }
+        return PartitionList.read(list)
+    }
+
+    /// Moves the fetch position of assigned partitions.
+    public func seek(_ offsets: [TopicPartitionOffset], timeout: Duration) async throws {
+        let client = client
+        try await executor.run {
+            let list = PartitionList.make(offsets)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            if let error = rd_kafka_seek_partitions(client.handle, list, timeout.milliseconds) {
+                throw KafkaError(consuming: error, context: "seek")
+            }
+            if let error = PartitionList.firstError(list, context: "seek") { throw error }
+        }
+    }
+
+    /// Low and high watermarks of a partition, asked of the broker.
+    public func watermarks(_ partition: TopicPartition, timeout: Duration) async throws -> (low: Int64, high: Int64) {
+        let client = client
+        return try await executor.run { try client.watermarks(partition, timeout: timeout) }
+    }
+
+    /// The group metadata a transactional producer sends with offsets (`sendOffsetsToTransaction`).
+    public func groupMetadata() throws -> ConsumerGroupMetadata {
+        guard let pointer = rd_kafka_consumer_group_metadata(client.handle) else {
+            throw KafkaError(kind: .invalidArgument, message: "consumer has no group metadata (no group.id)")
+        }
+        return ConsumerGroupMetadata(pointer: pointer)
+    }
+
+    /// Leaves the group (revoking its partitions) and stops fetching. Commit before closing.
+    public func close() async {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let client = client
+        _ = try? await executor.run {
+            let err = rd_kafka_consumer_close(client.handle)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                client.logger.warning("consumer close", metadata: [LogKeys.kafkaError: "\(KafkaError(code: err, context: "close"))"])
+            }
+        }
+    }
+
+    private func changePause(_ partitions: [TopicPartition], pause: Bool) throws {
+        guard !partitions.isEmpty else { return }
+        let list = PartitionList.make(partitions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = pause ? rd_kafka_pause_partitions(client.handle, list) : rd_kafka_resume_partitions(client.handle, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code: err, context: pause ? "pause" : "resume") }
+    }
+
+    /// Copies messages out of librdkafka and destroys them.
+    private static func convert(
+        _ buffer: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>, count: Int, client: RDKafkaClient
+    ) -> ConsumerBatch {
+        var messages: [KafkaMessage] = []
+        messages.reserveCapacity(count)
+        var errors: [ConsumerFetchError] = []
+        var lastTopic: (OpaquePointer, String)?
+        for i in 0..<count {
+            guard let rkm = buffer[i] else { continue }
+            defer { rd_kafka_message_destroy(rkm) }
+            var topicName: String?
+            if let rkt = rkm.pointee.rkt {
+                if let lastTopic, lastTopic.0 == rkt {
+                    topicName = lastTopic.1
+                } else {
+                    let name = String(cString: rd_kafka_topic_name(rkt))
+                    lastTopic = (rkt, name)
+                    topicName = name
+                }
+            }
+            let m = rkm.pointee
+            if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { continue }
+                var text = String(cString: rd_kafka_err2str(m.err))
+                if let payload = m.payload, m.len > 0 {
+                    text = String(decoding: UnsafeRawBufferPointer(start: payload, count: m.len), as: UTF8.self)
+                }
+                let tp = topicName.map { TopicPartition($0, m.partition) }
+                errors.append(ConsumerFetchError(topicPartition: tp, offset: m.offset, error: KafkaError(code: m.err, context: text)))
+                continue
+            }
+            let value = m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) }
+            let key = m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) }
+            var tsType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+            let ts = rd_kafka_message_timestamp(rkm, &tsType)
+            messages.append(
+                KafkaMessage(
+                    topic: topicName ?? "", partition: m.partition, offset: m.offset, key: key, value: value,
+                    headers: readHeaders(rkm), timestamp: tsType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : ts))
+        }
+        return ConsumerBatch(messages: messages, errors: errors)
+    }
+
+    private static func readHeaders(_ rkm: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader] {
+        var headers: OpaquePointer?
+        guard rd_kafka_message_headers(rkm, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return [] }
+        var result: [KafkaHeader] = []
+        var index = 0
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        while rd_kafka_header_get_all(headers, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }
+            result.append(KafkaHeader(name.map { String(cString: $0) } ?? "", bytes))
+            index += 1
+        }
+        return result
+    }
+
+    /// The rebalance callback: applies the change (eager or cooperative) and tells the handler.
+    /// - Important: runs on the thread inside `poll` or `close`.
+    private static func rebalance(
+        rk: OpaquePointer, err: rd_kafka_resp_err_t, partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+    ) {
+        let context = ClientContext.from(rk)
+        let tps = partitions.map { PartitionList.read($0).map(\.topicPartition) } ?? []
+        let cooperative = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
+        switch err {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            if cooperative {
+                if let error = rd_kafka_incremental_assign(rk, partitions) { _ = KafkaError(consuming: error, context: "assign") }
+            } else {
+                rd_kafka_assign(rk, partitions)
+            }
+            context?.logger.info("partitions assigned", metadata: [LogKeys.count: "\(tps.count)", "kafka.partitions": "\(tps)"])
+            context?.rebalanceHandler?(.assigned(tps))
+        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+            context?.rebalanceHandler?(.revoked(tps))
+            if cooperative {
+                if let error = rd_kafka_incremental_unassign(rk, partitions) { _ = KafkaError(consuming: error, context: "unassign") }
+            } else {
+                rd_kafka_assign(rk, nil)
+            }
+            context?.logger.info("partitions revoked", metadata: [LogKeys.count: "\(tps.count)", "kafka.partitions": "\(tps)"])
+        default:
+            rd_kafka_assign(rk, nil)
+            let text = String(cString: rd_kafka_err2str(err))
+            context?.logger.error("rebalance failed", metadata: [LogKeys.kafkaError: "\(text)"])
+            context?.rebalanceHandler?(.failed(text))
+        }
+    }
+}
+
+/// `rd_kafka_consumer_group_metadata_t*`, destroyed with this object.
+/// - Important: immutable after creation and only read by librdkafka, hence `@unchecked Sendable`.
+public final class ConsumerGroupMetadata: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    init(pointer: OpaquePointer) {
+        self.pointer = pointer
+    }
+
+    deinit {
+        rd_kafka_consumer_group_metadata_destroy(pointer)
+    }
+}
+
+/// An `rd_kafka_queue_t*` owned by a consumer. - Important: librdkafka queues are thread-safe.
+struct QueueHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}

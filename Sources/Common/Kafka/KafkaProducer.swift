@@ -1,0 +1,277 @@
+import CRdKafka
+import Foundation
+import Logging
+import Synchronization
+
+/// An idempotent Kafka producer whose sends complete when the broker acknowledges them.
+///
+/// `send` suspends until the delivery report; `sendBatch` enqueues many messages and suspends once for all of
+/// them, without a continuation per message. A full local queue is a `KafkaError` of kind `.queueFull`
+/// (backpressure) after at most `enqueueTimeout`, never a silent drop or an unbounded wait.
+/// Delivery reports are read by one dedicated thread from librdkafka's event queue, a batch of reports per event.
+public final class KafkaProducer: Sendable {
+    public struct Configuration: Sendable {
+        public var kafka: KafkaConfig
+        /// `enable.idempotence`; with it librdkafka forces `acks=all` and retries without duplicates.
+        public var idempotent = true
+        /// `compression.type`; lz4 keeps more records inside the embedded broker's 5 MiB per partition.
+        public var compression = "lz4"
+        /// `linger.ms`: how long librdkafka waits to fill a batch.
+        public var linger: Duration = .milliseconds(5)
+        /// `message.timeout.ms`: a message not acknowledged in this time fails with `.timedOut`.
+        public var deliveryTimeout: Duration = .seconds(30)
+        /// `queue.buffering.max.messages`: the local queue's capacity.
+        public var queueCapacity = 100_000
+        /// How long `sendBatch` waits for room in a full queue before failing the rest with `.queueFull`.
+        public var enqueueTimeout: Duration = .seconds(1)
+        /// Set for a transactional producer.
+        public var transactionalID: String?
+        /// A name for logs.
+        public var clientName = "producer"
+
+        public init(kafka: KafkaConfig) {
+            self.kafka = kafka
+        }
+
+        func properties() -> [String: String] {
+            var defaults: [String: String] = [
+                "enable.idempotence": idempotent ? "true" : "false",
+                "acks": "all",
+                "compression.type": compression,
+                "linger.ms": "\(linger.milliseconds)",
+                "message.timeout.ms": "\(deliveryTimeout.milliseconds)",
+                "queue.buffering.max.messages": "\(queueCapacity)",
+                "client.id": "logdist-\(clientName)",
+            ]
+            if let transactionalID {
+                defaults["transactional.id"] = transactionalID
+                // A transaction's messages must be acknowledged before its timeout; keep them consistent.
+                defaults["transaction.timeout.ms"] = "\(max(60_000, Int(deliveryTimeout.milliseconds)))"
+            }
+            return kafka.resolved(defaults: defaults)
+        }
+    }
+
+    let client: RDKafkaClient
+    private let core: ProducerCore
+    private let configuration: Configuration
+    private let executor: BlockingExecutor
+    private let topicHandles = Mutex<[String: TopicHandle]>([:])
+    private let poller: EventPoller
+
+    public init(configuration: Configuration, logger: Logger) throws {
+        self.configuration = configuration
+        self.client = try RDKafkaClient(
+            type: RD_KAFKA_PRODUCER, properties: configuration.properties(), logger: logger,
+            name: configuration.clientName, events: Int32(RD_KAFKA_EVENT_DR))
+        self.core = ProducerCore()
+        self.executor = BlockingExecutor(label: "logdist.kafka.\(configuration.clientName)")
+        let client = self.client
+        let core = self.core
+        self.poller = EventPoller(client: client, name: configuration.clientName) { event in
+            core.handle(event: event)
+        }
+    }
+
+    deinit {
+        topicHandles.withLock { handles in
+            for handle in handles.values { rd_kafka_topic_destroy(handle.pointer) }
+            handles.removeAll()
+        }
+        poller.stop()
+        core.failAll(KafkaError.closed("producer"))
+    }
+
+    /// Messages enqueued locally and not yet acknowledged or failed.
+    public var queueDepth: Int { Int(rd_kafka_outq_len(client.handle)) }
+
+    /// The fatal error that ended this producer, if any (for example a fenced transactional id).
+    public var fatalError: KafkaError? { client.fatalError }
+
+    /// The last broker-connection error librdkafka reported, if any.
+    public var lastError: KafkaError? { client.context.lastError.withLock { $0 } }
+
+    /// Produces one message and suspends until the broker acknowledged it.
+    public func send(_ message: OutgoingMessage) async throws -> DeliveryReport {
+        if let fatal = client.fatalError { throw fatal }
+        let rkt = topicHandle(message.topic)
+        return try await withCheckedThrowingContinuation { continuation in
+            let id = core.registerSingle(continuation)
+            let err = enqueue(message, rkt: rkt, opaque: OpaqueID.single(id))
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                core.failSingle(id, KafkaError(code: err, context: "enqueue to \(message.topic)"))
+            }
+        }
+    }
+
+    /// Produces many messages and suspends once, until every one of them is acknowledged or has failed.
+    ///
+    /// Results are in the order of `messages`. When the local queue stays full past `enqueueTimeout`, the
+    /// messages not yet enqueued fail with `.queueFull`; the ones already enqueued still complete.
+    public func sendBatch(_ messages: [OutgoingMessage]) async -> [Result<DeliveryReport, KafkaError>] {
+        guard !messages.isEmpty else { return [] }
+        precondition(messages.count < OpaqueID.maxBatchSize, "batch of \(messages.count) exceeds \(OpaqueID.maxBatchSize)")
+        if let fatal = client.fatalError { return Array(repeating: .failure(fatal), count: messages.count) }
+        let batchID = core.registerBatch(count: messages.count)
+        var handles: [String: OpaquePointer] = [:]
+        var deadline: ContinuousClock.Instant?
+        var index = 0
+        while index < messages.count {
+            let message = messages[index]
+            let rkt: OpaquePointer
+            if let known = handles[message.topic] {
+                rkt = known
+            } else {
+                rkt = topicHandle(message.topic)
+                handles[message.topic] = rkt
+            }
+            let err = enqueue(message, rkt: rkt, opaque: OpaqueID.batch(batchID, index: index))
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                index += 1
+                continue
+            }
+            if err == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                let now = ContinuousClock.now
+                let limit = deadline ?? now.advanced(by: configuration.enqueueTimeout)
+                deadline = limit
+                if now < limit {
+                    try? await Task.sleep(for: .milliseconds(1))
+                    continue
+                }
+            }
+            let error = KafkaError(code: err, context: "enqueue to \(message.topic)")
+            let failed = (index..<messages.count).map { ($0, Result<DeliveryReport, KafkaError>.failure(error)) }
+            core.resolveBatch(batchID, failed)
+            break
+        }
+        return await core.awaitBatch(batchID)
+    }
+
+    /// Produces many messages and throws the first failure, if any, after all have completed.
+    public func sendAll(_ messages: [OutgoingMessage]) async throws -> [DeliveryReport] {
+        let results = await sendBatch(messages)
+        return try results.map { try $0.get() }
+    }
+
+    /// Waits until every enqueued message is acknowledged or failed, at most `timeout`.
+    /// - Returns: the number of messages still outstanding (0 when everything was delivered).
+    @discardableResult
+    public func flush(timeout: Duration) async -> Int {
+        let client = client
+        _ = try? await executor.run { rd_kafka_flush(client.handle, timeout.milliseconds).rawValue }
+        // In event mode flush waits for the queue to drain; give the poller time to hand out the last reports.
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(500))
+        while core.pendingCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return max(queueDepth, core.pendingCount)
+    }
+
+    /// Flushes for up to `timeout`, then fails whatever is left (purged) so no caller waits forever.
+    public func close(timeout: Duration) async {
+        let left = await flush(timeout: timeout)
+        if left > 0 {
+            client.logger.warning(
+                "producer closed with undelivered messages; they fail with a purge error",
+                metadata: [LogKeys.count: "\(left)", LogKeys.client: "\(configuration.clientName)"])
+            rd_kafka_purge(client.handle, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+            _ = await flush(timeout: .milliseconds(500))
+        }
+        poller.stop()
+        core.failAll(KafkaError.closed("producer"))
+    }
+
+    func runBlocking<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
+        let client = client
+        return try await executor.run { try body(client.handle) }
+    }
+
+    private func topicHandle(_ name: String) -> OpaquePointer {
+        topicHandles.withLock { handles in
+            if let known = handles[name] { return known }
+            let created = TopicHandle(pointer: rd_kafka_topic_new(client.handle, name, nil))
+            handles[name] = created
+            return created
+        }.pointer
+    }
+
+    /// Hands one message to librdkafka, which copies key, value and headers.
+    private func enqueue(_ message: OutgoingMessage, rkt: OpaquePointer, opaque: UInt) -> rd_kafka_resp_err_t {
+        var headers: OpaquePointer?
+        if !message.headers.isEmpty {
+            headers = rd_kafka_headers_new(message.headers.count)
+            for header in message.headers {
+                if let value = header.value {
+                    _ = value.withUnsafeBytes { rd_kafka_header_add(headers, header.name, -1, $0.baseAddress, $0.count) }
+                } else {
+                    _ = rd_kafka_header_add(headers, header.name, -1, nil, 0)
+                }
+            }
+        }
+        let err: rd_kafka_resp_err_t = withOptionalBytes(message.value) { value in
+            withOptionalBytes(message.key) { key in
+                var args = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 7)
+                var n = 0
+                args[n].vtype = RD_KAFKA_VTYPE_RKT; args[n].u.rkt = rkt; n += 1
+                args[n].vtype = RD_KAFKA_VTYPE_PARTITION; args[n].u.i32 = message.partition ?? -1; n += 1
+                args[n].vtype = RD_KAFKA_VTYPE_VALUE
+                args[n].u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
+                args[n].u.mem.size = value.count; n += 1
+                if let keyBase = key.baseAddress {
+                    args[n].vtype = RD_KAFKA_VTYPE_KEY
+                    args[n].u.mem.ptr = UnsafeMutableRawPointer(mutating: keyBase)
+                    args[n].u.mem.size = key.count; n += 1
+                }
+                args[n].vtype = RD_KAFKA_VTYPE_OPAQUE; args[n].u.ptr = UnsafeMutableRawPointer(bitPattern: opaque); n += 1
+                args[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS; args[n].u.i = RD_KAFKA_MSG_F_COPY; n += 1
+                if let headers {
+                    args[n].vtype = RD_KAFKA_VTYPE_HEADERS; args[n].u.headers = headers; n += 1
+                }
+                guard let error = rd_kafka_produceva(client.handle, args, n) else { return RD_KAFKA_RESP_ERR_NO_ERROR }
+                let code = rd_kafka_error_code(error)
+                rd_kafka_error_destroy(error)
+                return code
+            }
+        }
+        // On success the message owns the headers; on failure they are still ours.
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR, let headers { rd_kafka_headers_destroy(headers) }
+        return err
+    }
+}
+
+/// `nil` bytes become a null pointer (a Kafka null); an empty array stays an empty, non-null value.
+private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    guard let bytes else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+    if bytes.isEmpty {
+        var zero: UInt8 = 0
+        return withUnsafeBytes(of: &zero) { body(UnsafeRawBufferPointer(start: $0.baseAddress, count: 0)) }
+    }
+    return bytes.withUnsafeBytes(body)
+}
+
+/// A cached `rd_kafka_topic_t*`.
+/// - Important: destroyed by the producer before its client; librdkafka topic handles are thread-safe.
+struct TopicHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+/// The per-message opaque: a single send's id, or a batch id and the message's index in the batch.
+enum OpaqueID {
+    static let batchFlag: UInt = 1 << 63
+    static let indexBits: UInt = 24
+    static let maxBatchSize = 1 << 24
+
+    static func single(_ id: UInt64) -> UInt { UInt(id) }
+    static func batch(_ id: UInt64, index: Int) -> UInt { batchFlag | (UInt(id) << indexBits) | UInt(index) }
+
+    enum Decoded {
+        case single(UInt64)
+        case batch(UInt64, Int)
+    }
+
+    static func decode(_ raw: UInt) -> Decoded {
+        guard raw & batchFlag != 0 else { return .single(UInt64(raw)) }
+        let body = raw & ~batchFlag
+        return .batch(UInt64(body >> indexBits), Int(body & ((1 << indexBits) - 1)))
+    }
+}

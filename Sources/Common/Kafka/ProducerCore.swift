@@ -1,0 +1,210 @@
+import CRdKafka
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Pending sends of one producer, resolved by delivery reports.
+///
+/// One `Mutex` guards the table; a whole delivery-report event (many messages) is resolved under one lock,
+/// and continuations resume after it is released.
+final class ProducerCore: Sendable {
+    typealias Outcome = Result<DeliveryReport, KafkaError>
+
+    private struct Batch {
+        var results: [Outcome?]
+        var remaining: Int
+        var continuation: CheckedContinuation<[Outcome], Never>?
+    }
+
+    private struct State {
+        var nextID: UInt64 = 1
+        var singles: [UInt64: CheckedContinuation<DeliveryReport, any Error>] = [:]
+        var batches: [UInt64: Batch] = [:]
+        var pendingMessages = 0
+    }
+
+    private enum Wakeup {
+        case single(CheckedContinuation<DeliveryReport, any Error>, Outcome)
+        case batch(CheckedContinuation<[Outcome], Never>, [Outcome])
+    }
+
+    private let state = Mutex(State())
+
+    var pendingCount: Int { state.withLock { $0.pendingMessages } }
+
+    func registerSingle(_ continuation: CheckedContinuation<DeliveryReport, any Error>) -> UInt64 {
+        state.withLock { state in
+            let id = state.nextID
+            state.nextID += 1
+            state.singles[id] = continuation
+            state.pendingMessages += 1
+            return id
+        }
+    }
+
+    func failSingle(_ id: UInt64, _ error: KafkaError) {
+        resolve([(OpaqueID.single(id), .failure(error))])
+    }
+
+    func registerBatch(count: Int) -> UInt64 {
+        state.withLock { state in
+            let id = state.nextID
+            state.nextID += 1
+            state.batches[id] = Batch(results: Array(repeating: nil, count: count), remaining: count)
+            state.pendingMessages += count
+            return id
+        }
+    }
+
+    func resolveBatch(_ id: UInt64, _ outcomes: [(Int, Outcome)]) {
+        resolve(outcomes.map { (OpaqueID.batch(id, index: $0.0), $0.1) })
+    }
+
+    /// Suspends until every message of batch `id` has an outcome.
+    func awaitBatch(_ id: UInt64) async -> [Outcome] {
+        await withCheckedContinuation { continuation in
+            let ready: [Outcome]? = state.withLock { state in
+                guard var batch = state.batches[id] else { return [] }
+                if batch.remaining == 0 {
+                    state.batches[id] = nil
+                    return batch.results.map { $0! }
+                }
+                batch.continuation = continuation
+                state.batches[id] = batch
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// Reads one `RD_KAFKA_EVENT_DR` event.
+    /// - Important: runs on the producer's poller thread; the event stays owned by the caller.
+    func handle(event: OpaquePointer) {
+        var outcomes: [(UInt, Outcome)] = []
+        outcomes.reserveCapacity(Int(rd_kafka_event_message_count(event)))
+        while let message = rd_kafka_event_message_next(event) {
+            let opaque = UInt(bitPattern: message.pointee._private)
+            if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                outcomes.append((opaque, .success(DeliveryReport(partition: message.pointee.partition, offset: message.pointee.offset))))
+            } else {
+                outcomes.append((opaque, .failure(KafkaError(code: message.pointee.err, context: "delivery"))))
+            }
+        }
+        resolve(outcomes)
+    }
+
+    /// Fails every pending send; used when the producer closes.
+    func failAll(_ error: KafkaError) {
+        let wakeups: [Wakeup] = state.withLock { state in
+            var wakeups: [Wakeup] = state.singles.values.map { .single($0, .failure(error)) }
+            for (_, batch) in state.batches {
+                guard let continuation = batch.continuation else { continue }
+                wakeups.append(.batch(continuation, batch.results.map { $0 ?? .failure(error) }))
+            }
+            state.singles.removeAll()
+            state.batches = state.batches.filter { $0.value.continuation == nil }
+            for key in state.batches.keys {
+                state.batches[key]!.results = state.batches[key]!.results.map { $0 ?? .failure(error) }
+                state.batches[key]!.remaining = 0
+            }
+            state.pendingMessages = 0
+            return wakeups
+        }
+        wake(wakeups)
+    }
+
+    private func resolve(_ outcomes: [(UInt, Outcome)]) {
+        let wakeups: [Wakeup] = state.withLock { state in
+            var wakeups: [Wakeup] = []
+            for (opaque, outcome) in outcomes {
+                switch OpaqueID.decode(opaque) {
+                case .single(let id):
+                    guard let continuation = state.singles.removeValue(forKey: id) else { continue }
+                    state.pendingMessages -= 1
+                    wakeups.append(.single(continuation, outcome))
+                case .batch(let id, let index):
+                    guard var batch = state.batches[id], batch.results[index] == nil else { continue }
+                    batch.results[index] = outcome
+                    batch.remaining -= 1
+                    state.pendingMessages -= 1
+                    if batch.remaining == 0, let continuation = batch.continuation {
+                        state.batches[id] = nil
+                        wakeups.append(.batch(continuation, batch.results.map { $0! }))
+                    } else {
+                        state.batches[id] = batch
+                    }
+                }
+            }
+            return wakeups
+        }
+        wake(wakeups)
+    }
+
+    private func wake(_ wakeups: [Wakeup]) {
+        for wakeup in wakeups {
+            switch wakeup {
+            case .single(let continuation, let outcome): continuation.resume(with: outcome.mapError { $0 as any Error })
+            case .batch(let continuation, let outcomes): continuation.resume(returning: outcomes)
+            }
+        }
+    }
+}
+
+/// A dedicated thread that polls a client's main event queue and hands each event to `handler`.
+///
+/// librdkafka's own threads do the networking; this thread only reads finished work (delivery reports,
+/// errors), so no task of the cooperative pool ever blocks in C.
+final class EventPoller: Sendable {
+    private let running = Atomic<Bool>(true)
+    private let finished = Mutex<Bool>(false)
+    private let done: DispatchSemaphoreBox
+
+    init(client: RDKafkaClient, name: String, handler: @escaping @Sendable (OpaquePointer) -> Void) {
+        let done = DispatchSemaphoreBox()
+        self.done = done
+        let thread = Thread { [self] in
+            let queue = rd_kafka_queue_get_main(client.handle)!
+            defer {
+                rd_kafka_queue_destroy(queue)
+                done.signal()
+            }
+            while isRunning {
+                guard let event = rd_kafka_queue_poll(queue, 100) else { continue }
+                switch Int32(rd_kafka_event_type(event)) {
+                case RD_KAFKA_EVENT_DR:
+                    handler(event)
+                case RD_KAFKA_EVENT_ERROR:
+                    let code = rd_kafka_event_error(event)
+                    let fatal = rd_kafka_event_error_is_fatal(event) != 0
+                    let text = rd_kafka_event_error_string(event).map { String(cString: $0) } ?? ""
+                    client.context.handleError(code: code, reason: text, fatal: fatal)
+                default:
+                    break
+                }
+                rd_kafka_event_destroy(event)
+            }
+        }
+        thread.name = "logdist-kafka-\(name)"
+        thread.start()
+    }
+
+    var isRunning: Bool { running.load(ordering: .acquiring) }
+
+    /// Stops the thread and waits for it to leave librdkafka; safe to call more than once.
+    func stop() {
+        let first = finished.withLock { finished in
+            defer { finished = true }
+            return !finished
+        }
+        guard first else { return }
+        running.store(false, ordering: .releasing)
+        done.wait()
+    }
+}
+
+/// A semaphore that can be captured by a `@Sendable` thread body.
+final class DispatchSemaphoreBox: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    func signal() { semaphore.signal() }
+    func wait() { semaphore.wait() }
+}
