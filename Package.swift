@@ -65,23 +65,28 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
-        .testTarget(name: "CommonTests", dependencies: ["Common"]),
+        .target(
+            name: "KafkaTestSupport",
+            dependencies: ["Common", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/KafkaTestSupport"
+        ),
+        .testTarget(name: "CommonTests", dependencies: ["Common", "KafkaTestSupport"]),
         .testTarget(
             name: "IngestTests",
-            dependencies: ["Ingest", "Common", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: ["Ingest", "Common", "KafkaTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
         .testTarget(
             name: "DispatcherTests",
-            dependencies: ["Dispatcher", "Common", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: ["Dispatcher", "Common", "KafkaTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
         .testTarget(
             name: "AnalyserTests",
-            dependencies: ["Analyser", "Common", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: ["Analyser", "Common", "KafkaTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "Common", "Ingest", "Dispatcher", "Analyser",
+                "Common", "Ingest", "Dispatcher", "Analyser", "KafkaTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -119,6 +119,8 @@ public enum KafkaErrorCode {
     public static let notEnoughReplicas = RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS.rawValue
     public static let coordinatorNotAvailable = RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE.rawValue
     public static let topicAuthorizationFailed = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED.rawValue
+    /// A permanent per-message failure: the record was refused.
+    public static let invalidRecord = RD_KAFKA_RESP_ERR_INVALID_RECORD.rawValue
 }
 
 /// `rd_kafka_mock_cluster_t*`. - Important: the mock's calls post to its own thread, so they are thread-safe.

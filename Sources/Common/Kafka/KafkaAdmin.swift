@@ -29,7 +29,7 @@ public final class KafkaAdmin: Sendable {
         self.kafka = kafka
         self.logger = logger
         self.client = try RDKafkaClient(
-            type: RD_KAFKA_PRODUCER, properties: kafka.resolved(defaults: ["client.id": "logdist-admin"]), logger: logger,
+            type: RD_KAFKA_PRODUCER, properties: kafka.resolved(defaults: ["client.id": "logdist-admin", "allow.auto.create.topics": "false"]), logger: logger,
             name: "admin")
     }
 

@@ -31,7 +31,9 @@ public struct KafkaConfig: Sendable, Equatable {
 
     /// The full property set for a client: bootstrap, then `defaults`, then the pass-through properties.
     func resolved(defaults: [String: String]) -> [String: String] {
-        var all = defaults
+        // Reconnect within a second of a broker's return (librdkafka's default backs off up to 10 s).
+        var all = ["reconnect.backoff.ms": "100", "reconnect.backoff.max.ms": "1000"]
+        for (key, value) in defaults { all[key] = value }
         all["bootstrap.servers"] = bootstrapServers
         for (key, value) in properties { all[key] = value }
         return all

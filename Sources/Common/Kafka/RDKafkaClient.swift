@@ -132,7 +132,7 @@ final class RDKafkaClient: @unchecked Sendable {
     /// Partitions per topic from a metadata request; topics the broker does not know are absent.
     func partitionCounts(topics: [String]?, timeout: Duration) throws -> [String: Int] {
         var metadata: UnsafePointer<rd_kafka_metadata>?
-        let err = rd_kafka_metadata(handle, topics == nil ? 1 : 0, nil, &metadata, timeout.milliseconds)
+        let err = rd_kafka_metadata(handle, 1, nil, &metadata, timeout.milliseconds)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
             throw KafkaError(code: err, context: "metadata request")
         }
@@ -148,26 +148,10 @@ final class RDKafkaClient: @unchecked Sendable {
         return result
     }
 
-    /// Partition count of one topic without creating it (librdkafka's topic auto-creation is off for metadata
-    /// requests of a single topic through this path), nil when the topic does not exist.
+    /// Partition count of one topic without creating it, nil when the topic does not exist.
     func partitionCount(topic: String, timeout: Duration) throws -> Int? {
-        let rkt = rd_kafka_topic_new(handle, topic, nil)
-        defer { if let rkt { rd_kafka_topic_destroy(rkt) } }
-        var metadata: UnsafePointer<rd_kafka_metadata>?
-        let err = rd_kafka_metadata(handle, 0, rkt, &metadata, timeout.milliseconds)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
-            throw KafkaError(code: err, context: "metadata request for \(topic)")
-        }
-        defer { rd_kafka_metadata_destroy(metadata) }
-        guard metadata.pointee.topic_cnt > 0 else { return nil }
-        let entry = metadata.pointee.topics[0]
-        if entry.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || entry.err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC {
-            return nil
-        }
-        guard entry.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(code: entry.err, context: "metadata for \(topic)")
-        }
-        return Int(entry.partition_cnt)
+        // Asking for all topics never triggers broker-side auto-creation, which a request naming the topic can.
+        try partitionCounts(topics: [topic], timeout: timeout)[topic]
     }
 
     /// Low and high watermarks of a partition, asked of the broker.

@@ -1,0 +1,109 @@
+import Common
+import Foundation
+import KafkaTestSupport
+import Testing
+
+/// Taking brokers down needs the embedded broker; against a real cluster these print that they were skipped.
+@Suite("Broker failures", .timeLimit(.minutes(2)))
+struct BrokerFailureTests {
+    @Test("sends wait out a broker outage within the delivery timeout and succeed when it returns")
+    func sendRetriesThroughOutage() async throws {
+        let cluster = try TestCluster(label: "outage")
+        guard let broker = cluster.broker else {
+            print("skipped: broker outage needs the embedded broker (LOGDIST_TEST_BOOTSTRAP is set)")
+            return
+        }
+        let topic = try await cluster.createTopic("outage", partitions: 1)
+        var config = cluster.producerConfig()
+        config.deliveryTimeout = .seconds(20)
+        let producer = try KafkaProducer(configuration: config, logger: cluster.logger)
+        _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: Array("before".utf8)))
+
+        try broker.setBrokerDown()
+        async let during = producer.send(OutgoingMessage(topic: topic, partition: 0, value: Array("during".utf8)))
+        try await Task.sleep(for: .seconds(2))
+        try broker.setBrokerUp()
+        let report = try await during
+        #expect(report.offset == 1)
+        await producer.close(timeout: .seconds(5))
+        let read = try await cluster.readAll([TopicPartition(topic, 0)], count: 2)
+        #expect(read.map { String(decoding: $0.value ?? [], as: UTF8.self) } == ["before", "during"])
+    }
+
+    @Test("a send fails with a timed-out error when the broker stays down past the delivery timeout")
+    func sendFailsAfterTimeout() async throws {
+        let cluster = try TestCluster(label: "timeout")
+        guard let broker = cluster.broker else {
+            print("skipped: broker outage needs the embedded broker (LOGDIST_TEST_BOOTSTRAP is set)")
+            return
+        }
+        let topic = try await cluster.createTopic("timeout", partitions: 1)
+        var config = cluster.producerConfig()
+        config.deliveryTimeout = .seconds(2)
+        let producer = try KafkaProducer(configuration: config, logger: cluster.logger)
+        _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [1]))
+        try broker.setBrokerDown()
+        let started = ContinuousClock.now
+        await #expect(throws: KafkaError.self) {
+            _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [2]))
+        }
+        do {
+            _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [3]))
+        } catch let error as KafkaError {
+            #expect(error.kind == .timedOut)
+            #expect(error.isRetriable)
+        }
+        // Two sends, each bounded by the 2 s delivery timeout (librdkafka scans timeouts once a second).
+        #expect(ContinuousClock.now - started < .seconds(8))
+        try broker.setBrokerUp()
+        let report = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [4]))
+        #expect(report.partition == 0)
+        await producer.close(timeout: .seconds(5))
+    }
+
+    @Test("a full local queue is a queueFull error, not a drop or an unbounded wait")
+    func queueFullIsBackpressure() async throws {
+        let cluster = try TestCluster(label: "queuefull")
+        guard let broker = cluster.broker else {
+            print("skipped: filling the queue needs the embedded broker down (LOGDIST_TEST_BOOTSTRAP is set)")
+            return
+        }
+        let topic = try await cluster.createTopic("queuefull", partitions: 1)
+        var config = cluster.producerConfig()
+        config.queueCapacity = 10
+        config.enqueueTimeout = .milliseconds(200)
+        config.deliveryTimeout = .seconds(30)
+        let producer = try KafkaProducer(configuration: config, logger: cluster.logger)
+        _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [0]))
+        try broker.setBrokerDown()
+        let messages = (0..<25).map { OutgoingMessage(topic: topic, partition: 0, value: [UInt8($0)]) }
+        async let results = producer.sendBatch(messages)
+        try await Task.sleep(for: .seconds(1))
+        try broker.setBrokerUp()
+        let outcomes = await results
+        let full = outcomes.filter { if case .failure(let e) = $0 { return e.kind == .queueFull } else { return false } }
+        let delivered = outcomes.filter { if case .success = $0 { return true } else { return false } }
+        #expect(full.count == 15)
+        #expect(delivered.count == 10)
+        #expect(full.allSatisfy { if case .failure(let e) = $0 { return e.isRetriable } else { return false } })
+        await producer.close(timeout: .seconds(5))
+    }
+
+    @Test("injected produce errors are retried by the idempotent producer without duplicates")
+    func injectedErrorsRetried() async throws {
+        let cluster = try TestCluster(label: "inject")
+        guard let broker = cluster.broker else {
+            print("skipped: error injection needs the embedded broker (LOGDIST_TEST_BOOTSTRAP is set)")
+            return
+        }
+        let topic = try await cluster.createTopic("inject", partitions: 1)
+        let producer = try KafkaProducer(configuration: cluster.producerConfig(), logger: cluster.logger)
+        _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [0]))
+        broker.pushRequestErrors(.produce, errors: [KafkaErrorCode.notLeaderForPartition, KafkaErrorCode.requestTimedOut])
+        let reports = try await producer.sendAll((1...20).map { OutgoingMessage(topic: topic, partition: 0, value: [UInt8($0)]) })
+        #expect(reports.count == 20)
+        await producer.close(timeout: .seconds(5))
+        let read = try await cluster.readAll([TopicPartition(topic, 0)], count: 21)
+        #expect(read.map { $0.value?.first ?? 255 } == (0...20).map { UInt8($0) })
+    }
+}
