@@ -23,7 +23,7 @@ public final class TestCluster: Sendable {
 
     public init(brokers: Int = 1, label: String = "test") throws {
         var logger = Logger(label: "logdist.test.\(label)")
-        logger.logLevel = ProcessInfo.processInfo.environment["LOGDIST_TEST_LOG"] == "debug" ? .debug : .error
+        logger.logLevel = ProcessInfo.processInfo.environment["LOGDIST_TEST_LOG"] == "debug" ? .debug : .critical
         self.logger = logger
         if let bootstrap = Self.externalBootstrap {
             var properties: [String: String] = [:]

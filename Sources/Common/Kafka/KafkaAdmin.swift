@@ -99,7 +99,7 @@ public final class KafkaAdmin: Sendable {
         for spec in specs {
             guard let topic = rd_kafka_NewTopic_new(spec.name, Int32(spec.partitions), Int32(spec.replicationFactor), &errstr, errstr.count)
             else {
-                throw KafkaError(kind: .invalidArgument, message: "topic \(spec.name): \(String(cString: errstr))")
+                throw KafkaError(kind: .invalidArgument, message: "topic \(spec.name): \(String(cBuffer: errstr))")
             }
             newTopics.append(topic)
             for (key, value) in spec.configs.sorted(by: { $0.key < $1.key }) {

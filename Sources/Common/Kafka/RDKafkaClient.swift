@@ -68,7 +68,7 @@ final class RDKafkaClient: @unchecked Sendable {
                 let shown = KafkaConfig.isSecret(key) ? "<redacted>" : value
                 throw KafkaError(
                     kind: .configuration,
-                    message: "librdkafka property \(key)=\(shown): \(String(cString: errstr))")
+                    message: "librdkafka property \(key)=\(shown): \(String(cBuffer: errstr))")
             }
         }
         let retained = Unmanaged.passRetained(context)
@@ -94,7 +94,7 @@ final class RDKafkaClient: @unchecked Sendable {
             if fatal, let rk {
                 var buffer = [CChar](repeating: 0, count: 512)
                 realCode = rd_kafka_fatal_error(rk, &buffer, buffer.count)
-                text = String(cString: buffer)
+                text = String(cBuffer: buffer)
             }
             context.handleError(code: realCode, reason: text, fatal: fatal)
         }
@@ -106,7 +106,7 @@ final class RDKafkaClient: @unchecked Sendable {
             // rd_kafka_new frees conf only on success.
             rd_kafka_conf_destroy(conf)
             retained.release()
-            throw KafkaError(kind: .configuration, message: "cannot create Kafka client: \(String(cString: errstr))")
+            throw KafkaError(kind: .configuration, message: "cannot create Kafka client: \(String(cBuffer: errstr))")
         }
         self.handle = rk
         self.context = context
@@ -221,5 +221,13 @@ enum PartitionList {
                 code: entry.err, context: "\(context) \(String(cString: entry.topic))[\(entry.partition)]")
         }
         return nil
+    }
+}
+
+extension String {
+    /// A string from a NUL-terminated C buffer that librdkafka filled.
+    init(cBuffer: [CChar]) {
+        let bytes = cBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        self = String(decoding: bytes, as: UTF8.self)
     }
 }

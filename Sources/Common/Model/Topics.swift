@@ -29,3 +29,22 @@ public struct Topics: Sendable, Equatable {
         ]
     }
 }
+
+/// Record headers logdist sets.
+public enum HeaderNames {
+    /// Epoch milliseconds (ASCII decimal) when ingest accepted the packet; carried unchanged to the analyser.
+    public static let ingestTime = "logdist-ingest-time"
+    /// The analyser id the dispatcher assigned the packet to.
+    public static let analyser = "logdist-analyser"
+
+    /// Parses an ASCII decimal header value.
+    public static func integer(_ bytes: [UInt8]?) -> Int64? {
+        guard let bytes, !bytes.isEmpty, bytes.count <= 19 else { return nil }
+        var value: Int64 = 0
+        for byte in bytes {
+            guard byte >= 48, byte <= 57 else { return nil }
+            value = value * 10 + Int64(byte - 48)
+        }
+        return value
+    }
+}

@@ -1,0 +1,214 @@
+/// What one pass over a packet found; `messages` stays empty unless decoding.
+struct ScannedPacket {
+    var id = ""
+    var timestamp: Int64?
+    var source: String?
+    var messageCount = 0
+    var messages: [LogMessage] = []
+}
+
+extension JSONScanner {
+    /// Scans a whole packet body; with `decode`, also builds its messages.
+    ///
+    /// Syntax errors throw at once; the first semantic problem is held until the body is known to be well-formed,
+    /// so a body with both gets the 400.
+    mutating func scanPacket(limits: PacketLimits, decode: Bool) throws(ValidationError) -> ScannedPacket {
+        skipWhitespace()
+        guard pos < end else { throw .emptyBody }
+        guard bytes[pos] == Byte.openBrace else {
+            try skipValue()
+            try expectEnd()
+            throw ValidationError(error: "wrong_type", field: nil, detail: "a packet is a JSON object", status: 422)
+        }
+        var packet = ScannedPacket()
+        var hasID = false
+        var hasMessages = false
+        try beginObject()
+        if !consume(Byte.closeBrace) {
+            repeat {
+                let key = try readKey()
+                switch key.length {
+                case 2 where self.key(key, is: "id"):
+                    hasID = true
+                    packet.id = try scanID(limits: limits)
+                case 9 where self.key(key, is: "timestamp"):
+                    packet.timestamp = try scanTimestamp()
+                case 6 where self.key(key, is: "source"):
+                    packet.source = try scanOptionalString()
+                case 8 where self.key(key, is: "messages"):
+                    hasMessages = true
+                    try scanMessages(into: &packet, limits: limits, decode: decode)
+                default:
+                    try skipValue()
+                }
+            } while try nextMember()
+        }
+        try endObject()
+        if !hasID { note("missing_field", "a packet needs an \"id\": a string of 1 to \(limits.maxIDBytes) bytes", member: "id") }
+        if !hasMessages { note("missing_field", "a packet needs \"messages\": an array of message objects", member: "messages") }
+        try expectEnd()
+        if let problem { throw problem }
+        return packet
+    }
+
+    private mutating func scanID(limits: PacketLimits) throws(ValidationError) -> String {
+        guard current == Byte.quote else {
+            note("wrong_type", "\"id\" must be a string of 1 to \(limits.maxIDBytes) bytes")
+            try skipValue()
+            return ""
+        }
+        let token = try scanString()
+        if token.length == 0 {
+            note("invalid_value", "\"id\" must not be empty")
+        } else if token.length > limits.maxIDBytes {
+            note("invalid_value", "\"id\" is \(token.length) bytes; at most \(limits.maxIDBytes) are allowed")
+            return ""
+        }
+        return makeString(token)
+    }
+
+    /// An optional epoch-milliseconds timestamp: a non-negative integer that fits 64 bits, or null.
+    private mutating func scanTimestamp() throws(ValidationError) -> Int64? {
+        if try scanNull() { return nil }
+        guard let byte = current, byte == Byte.minus || isDigit(byte) else {
+            note("wrong_type", "\"timestamp\" must be an integer: epoch milliseconds")
+            try skipValue()
+            return nil
+        }
+        let number = try scanNumber()
+        if !number.isInteger {
+            note("wrong_type", "\"timestamp\" must be an integer number of epoch milliseconds, without fraction or exponent")
+        } else if number.overflows {
+            note("invalid_value", "\"timestamp\" is too large for epoch milliseconds")
+        } else if number.isNegative && number.value != 0 {
+            note("invalid_value", "\"timestamp\" must not be negative")
+        } else {
+            return number.value
+        }
+        return nil
+    }
+
+    private mutating func scanOptionalString() throws(ValidationError) -> String? {
+        if try scanNull() { return nil }
+        guard current == Byte.quote else {
+            note("wrong_type", "must be a string")
+            try skipValue()
+            return nil
+        }
+        return makeString(try scanString())
+    }
+
+    private mutating func scanMessages(
+        into packet: inout ScannedPacket, limits: PacketLimits, decode: Bool
+    ) throws(ValidationError) {
+        guard current == Byte.openBracket else {
+            note("wrong_type", "\"messages\" must be an array of message objects")
+            try skipValue()
+            return
+        }
+        try beginArray()
+        if consume(Byte.closeBracket) {
+            path.removeLast()
+            note("invalid_value", "\"messages\" must hold at least one message")
+            return
+        }
+        var count = 0
+        repeat {
+            count += 1
+            if count > limits.maxMessages {
+                note("too_many_messages", "a packet holds at most \(limits.maxMessages) messages", droppingLast: 1)
+            }
+            if current == Byte.openBrace {
+                let message = try scanMessage(limits: limits, decode: decode)
+                if decode, problem == nil { packet.messages.append(message) }
+            } else {
+                note("wrong_type", "each message must be a JSON object")
+                try skipValue()
+            }
+        } while try nextElement()
+        path.removeLast()
+        packet.messageCount = count
+    }
+
+    private mutating func scanMessage(limits: PacketLimits, decode: Bool) throws(ValidationError) -> LogMessage {
+        var message = LogMessage(level: .info, message: "")
+        var hasLevel = false
+        var hasText = false
+        try beginObject()
+        if !consume(Byte.closeBrace) {
+            repeat {
+                let key = try readKey()
+                switch key.length {
+                case 5 where self.key(key, is: "level"):
+                    hasLevel = true
+                    message.level = try scanLevel() ?? .info
+                case 7 where self.key(key, is: "message"):
+                    hasText = true
+                    message.message = try scanText(limits: limits, decode: decode)
+                case 9 where self.key(key, is: "timestamp"):
+                    message.timestamp = try scanTimestamp()
+                case 10 where self.key(key, is: "attributes"):
+                    message.attributeCount = try scanAttributes()
+                default:
+                    try skipValue()
+                }
+            } while try nextMember()
+        }
+        try endObject()
+        if !hasLevel { note("missing_field", "a message needs a \"level\": \(Self.levelNames)", member: "level") }
+        if !hasText { note("missing_field", "a message needs a \"message\" string", member: "message") }
+        return message
+    }
+
+    private static var levelNames: String { "one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL" }
+
+    private mutating func scanLevel() throws(ValidationError) -> LogLevel? {
+        guard current == Byte.quote else {
+            note("wrong_type", "\"level\" must be a string, \(Self.levelNames)")
+            try skipValue()
+            return nil
+        }
+        let token = try scanString()
+        let level =
+            token.isEscaped
+            ? LogLevel(caseInsensitive: unescapedBytes(token))
+            : LogLevel(caseInsensitive: bytes[token.start..<token.end])
+        if level == nil { note("invalid_value", "\"level\" must be \(Self.levelNames) (any letter case)") }
+        return level
+    }
+
+    private mutating func scanText(limits: PacketLimits, decode: Bool) throws(ValidationError) -> String {
+        guard current == Byte.quote else {
+            note("wrong_type", "\"message\" must be a string")
+            try skipValue()
+            return ""
+        }
+        let token = try scanString()
+        guard token.length <= limits.maxMessageBytes else {
+            note("too_large", "\"message\" is \(token.length) bytes; at most \(limits.maxMessageBytes) are allowed")
+            return ""
+        }
+        return decode ? makeString(token) : ""
+    }
+
+    /// An optional object of any values; returns its member count.
+    private mutating func scanAttributes() throws(ValidationError) -> Int {
+        if try scanNull() { return 0 }
+        guard current == Byte.openBrace else {
+            note("wrong_type", "\"attributes\" must be an object")
+            try skipValue()
+            return 0
+        }
+        try beginObject()
+        var count = 0
+        if !consume(Byte.closeBrace) {
+            repeat {
+                _ = try readKey()
+                try skipValue()
+                count += 1
+            } while try nextMember()
+        }
+        try endObject()
+        return count
+    }
+}

@@ -1,0 +1,231 @@
+/// A strict RFC 8259 scanner over raw bytes: validates as it goes and never builds a value it is not asked for.
+///
+/// Strings are checked for UTF-8 (no overlong forms, no encoded surrogates, nothing above U+10FFFF), escapes
+/// (surrogate pairs must pair up) and raw control characters; numbers for the exact grammar; objects for duplicate
+/// keys. Nesting is walked with an explicit stack (``path``), so no input can exhaust the call stack.
+/// - Important: `bytes` must stay valid for the scanner's lifetime; the scanner never reads outside `0..<end`.
+struct JSONScanner {
+    let bytes: UnsafeRawBufferPointer
+    let end: Int
+    var pos = 0
+    let maxDepth: Int
+    /// Containers on the path that do not count towards the depth (the array around a batch).
+    var depthBase = 0
+    /// One entry per open container: the member or element being read. Doubles as the parse stack.
+    var path: [PathSegment] = []
+    /// Keys of all open objects, for duplicate detection; each object owns the tail from its `keysBase`.
+    var keys: [KeyEntry] = []
+    /// The first semantic (422) problem; reported only once the whole body is known to be well-formed.
+    var problem: ValidationError?
+
+    init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) {
+        self.bytes = bytes
+        self.end = bytes.count
+        self.maxDepth = maxDepth
+    }
+
+    // MARK: Whitespace and punctuation
+
+    mutating func skipWhitespace() {
+        while pos < end {
+            switch bytes[pos] {
+            case Byte.space, Byte.tab, Byte.newline, Byte.carriageReturn: pos += 1
+            default: return
+            }
+        }
+    }
+
+    /// The byte at `pos`, or nil at the end.
+    var current: UInt8? { pos < end ? bytes[pos] : nil }
+
+    /// Consumes `byte` (and the whitespace after it) when it is next.
+    mutating func consume(_ byte: UInt8) -> Bool {
+        guard pos < end, bytes[pos] == byte else { return false }
+        pos += 1
+        skipWhitespace()
+        return true
+    }
+
+    /// After an object member: true when a `,` (another member follows), false when the closing `}`.
+    mutating func nextMember() throws(ValidationError) -> Bool {
+        skipWhitespace()
+        if consume(Byte.comma) { return true }
+        if pos < end, bytes[pos] == Byte.closeBrace {
+            pos += 1
+            return false
+        }
+        throw unexpected("',' or '}' after an object member")
+    }
+
+    /// After an array element: true when a `,` (the next element's index is set), false when the closing `]`.
+    mutating func nextElement() throws(ValidationError) -> Bool {
+        skipWhitespace()
+        if consume(Byte.comma) {
+            path[path.count - 1].index += 1
+            return true
+        }
+        if pos < end, bytes[pos] == Byte.closeBracket {
+            pos += 1
+            return false
+        }
+        throw unexpected("',' or ']' after an array element")
+    }
+
+    /// Requires that only whitespace is left.
+    mutating func expectEnd() throws(ValidationError) {
+        skipWhitespace()
+        guard pos == end else {
+            throw ValidationError(
+                error: "malformed_json", field: nil,
+                detail: "unexpected \(describe(bytes[pos])) at byte \(pos) after the end of the JSON value",
+                status: 400)
+        }
+    }
+
+    // MARK: Values
+
+    /// Skips one complete value of any type at `pos` (whitespace before it already skipped), validating it all.
+    mutating func skipValue() throws(ValidationError) {
+        let floor = path.count
+        value: while true {
+            guard pos < end else { throw unexpected("a value") }
+            switch bytes[pos] {
+            case Byte.openBrace:
+                try beginObject()
+                if pos < end, bytes[pos] == Byte.closeBrace {
+                    pos += 1
+                    try endObject()
+                } else {
+                    _ = try readKey()
+                    continue value
+                }
+            case Byte.openBracket:
+                try beginArray()
+                if pos < end, bytes[pos] == Byte.closeBracket {
+                    pos += 1
+                    path.removeLast()
+                } else {
+                    continue value
+                }
+            case Byte.quote: _ = try scanString()
+            case Byte.minus, Byte.zero...Byte.nine: _ = try scanNumber()
+            case Byte.t: try scanLiteral("true")
+            case Byte.f: try scanLiteral("false")
+            case Byte.n: try scanLiteral("null")
+            default: throw unexpected("a value")
+            }
+            // A value ended: close every container that ends here, or step to the next member or element.
+            while path.count > floor {
+                if path[path.count - 1].isObject {
+                    if try nextMember() {
+                        _ = try readKey()
+                        continue value
+                    }
+                    try endObject()
+                } else {
+                    if try nextElement() { continue value }
+                    path.removeLast()
+                }
+            }
+            return
+        }
+    }
+
+    /// Scans `null` when it is next; false (nothing consumed) for anything else.
+    mutating func scanNull() throws(ValidationError) -> Bool {
+        guard pos < end, bytes[pos] == Byte.n else { return false }
+        try scanLiteral("null")
+        return true
+    }
+
+    mutating func scanLiteral(_ literal: StaticString) throws(ValidationError) {
+        let count = literal.utf8CodeUnitCount
+        guard end - pos >= count else { throw unexpected("a value") }
+        let text = literal.utf8Start
+        for offset in 0..<count where bytes[pos + offset] != text[offset] {
+            pos += offset
+            throw unexpected("'\(literal)'")
+        }
+        pos += count
+    }
+
+    /// Scans a number at `pos`; its value when it is an integer that fits `Int64`.
+    mutating func scanNumber() throws(ValidationError) -> NumberToken {
+        var token = NumberToken()
+        if bytes[pos] == Byte.minus {
+            token.isNegative = true
+            pos += 1
+        }
+        guard pos < end, isDigit(bytes[pos]) else { throw unexpected("a digit") }
+        var magnitude: UInt64 = 0
+        if bytes[pos] == Byte.zero {
+            pos += 1
+            if pos < end, isDigit(bytes[pos]) {
+                throw malformed("a number must not have leading zeros (byte \(pos))")
+            }
+        } else {
+            while pos < end, isDigit(bytes[pos]) {
+                if !token.overflows {
+                    let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+                    let (sum, o2) = times10.addingReportingOverflow(UInt64(bytes[pos] &- Byte.zero))
+                    if o1 || o2 || sum > UInt64(Int64.max) { token.overflows = true } else { magnitude = sum }
+                }
+                pos += 1
+            }
+        }
+        if pos < end, bytes[pos] == Byte.dot {
+            token.isInteger = false
+            pos += 1
+            guard pos < end, isDigit(bytes[pos]) else { throw unexpected("a digit after '.'") }
+            while pos < end, isDigit(bytes[pos]) { pos += 1 }
+        }
+        if pos < end, bytes[pos] | 0x20 == Byte.e {
+            token.isInteger = false
+            pos += 1
+            if pos < end, bytes[pos] == Byte.plus || bytes[pos] == Byte.minus { pos += 1 }
+            guard pos < end, isDigit(bytes[pos]) else { throw unexpected("a digit in the exponent") }
+            while pos < end, isDigit(bytes[pos]) { pos += 1 }
+        }
+        token.value = token.overflows ? 0 : Int64(magnitude)
+        return token
+    }
+
+    @inline(__always) func isDigit(_ byte: UInt8) -> Bool { byte &- Byte.zero < 10 }
+}
+
+/// A scanned number: whether it is an integer (no fraction, no exponent) and its value when that fits `Int64`.
+struct NumberToken {
+    var isInteger = true
+    var isNegative = false
+    var overflows = false
+    var value: Int64 = 0
+}
+
+/// The JSON bytes the scanner looks for.
+enum Byte {
+    static let tab: UInt8 = 0x09
+    static let newline: UInt8 = 0x0A
+    static let carriageReturn: UInt8 = 0x0D
+    static let space: UInt8 = 0x20
+    static let quote: UInt8 = 0x22
+    static let plus: UInt8 = 0x2B
+    static let comma: UInt8 = 0x2C
+    static let minus: UInt8 = 0x2D
+    static let dot: UInt8 = 0x2E
+    static let slash: UInt8 = 0x2F
+    static let zero: UInt8 = 0x30
+    static let nine: UInt8 = 0x39
+    static let colon: UInt8 = 0x3A
+    static let openBracket: UInt8 = 0x5B
+    static let backslash: UInt8 = 0x5C
+    static let closeBracket: UInt8 = 0x5D
+    static let b: UInt8 = 0x62
+    static let e: UInt8 = 0x65
+    static let f: UInt8 = 0x66
+    static let n: UInt8 = 0x6E
+    static let r: UInt8 = 0x72
+    static let t: UInt8 = 0x74
+    static let u: UInt8 = 0x75
+    static let openBrace: UInt8 = 0x7B
+    static let closeBrace: UInt8 = 0x7D
+}

@@ -1,0 +1,218 @@
+import Common
+
+/// When an analyser counts as healthy.
+public struct HealthPolicy: Sendable, Equatable {
+    /// A heartbeat at least this old makes its analyser stale.
+    public var heartbeatTimeout: Duration
+    /// A lag (end offset minus committed offset) at or above this makes its analyser lagging.
+    public var maxLag: Int64
+
+    public init(heartbeatTimeout: Duration = .milliseconds(1500), maxLag: Int64 = 100_000) {
+        self.heartbeatTimeout = heartbeatTimeout
+        self.maxLag = maxLag
+    }
+
+    var timeoutMs: Int64 {
+        let (seconds, attoseconds) = heartbeatTimeout.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
+
+/// Why an analyser is or is not healthy; the first that applies, in the order listed after `healthy`.
+public enum HealthReason: String, Sendable, Codable {
+    case healthy
+    /// Its last heartbeat said it shut down.
+    case down
+    /// Its last heartbeat is older than the timeout.
+    case stale
+    /// Another live analyser claimed its partition first.
+    case conflict
+    case zeroWeight
+    /// Its lag is at or above the limit.
+    case lagging
+}
+
+/// One row of the live table, as `GET /v1/analysers` shows it.
+public struct AnalyserStatus: Sendable, Equatable, Codable {
+    public var id: String
+    public var partition: Int32
+    public var weight: Int
+    public var state: AnalyserState
+    /// Epoch milliseconds of its last heartbeat (never later than when it was consumed).
+    public var lastHeartbeatMs: Int64
+    public var heartbeatAgeMs: Int64
+    public var committedOffset: Int64
+    /// High watermark of its partition, once polled.
+    public var endOffset: Int64?
+    public var lag: Int64?
+    public var healthy: Bool
+    public var reason: HealthReason
+    public var url: String?
+}
+
+/// Something the dispatcher should log or count.
+public enum HealthEvent: Sendable, Equatable {
+    case joined(id: String)
+    case healthChanged(id: String, healthy: Bool, reason: HealthReason)
+    /// `rejected` claims a partition that live `kept` claimed first; log it as an error.
+    case conflictingClaim(partition: Int32, kept: String, rejected: String)
+}
+
+/// The live table of analysers, fed by `logdist.heartbeats`; pure, the caller supplies the clock.
+///
+/// A partition belongs to the analyser that claimed it first for as long as that one's heartbeats stay fresh; when it
+/// goes stale (or moves away) the earliest live rival takes the partition over. A rejected analyser is never healthy.
+public struct HealthTable: Sendable {
+    public let policy: HealthPolicy
+
+    private var entries: [String: Entry] = [:]
+    private var owners: [Int32: String] = [:]
+    private var endOffsets: [Int32: Int64] = [:]
+    private var nextClaim: UInt64 = 0
+
+    private struct Entry: Sendable {
+        var heartbeat: Heartbeat
+        var lastHeartbeatMs: Int64
+        /// Order of the claim on its current partition; lower claimed first.
+        var claim: UInt64
+        /// The owner a `conflictingClaim` was already reported against, so it is reported once.
+        var reportedConflictWith: String?
+        /// What the last `evaluate` reported.
+        var reportedReason: HealthReason?
+    }
+
+    public init(policy: HealthPolicy = HealthPolicy()) {
+        self.policy = policy
+    }
+
+    /// Records a heartbeat consumed at wall-clock `observedAtMs`.
+    ///
+    /// Its time is `min(sentAt, observedAtMs)`, so an analyser whose clock runs ahead cannot stay healthy on credit,
+    /// and heartbeats replayed from the compacted topic at startup are stale until fresh ones arrive.
+    /// Returns `joined` for a new id and `conflictingClaim` once when a live analyser's claim is rejected.
+    public mutating func apply(_ heartbeat: Heartbeat, observedAtMs: Int64) -> [HealthEvent] {
+        var events: [HealthEvent] = []
+        let time = min(heartbeat.sentAt, observedAtMs)
+        let partition = heartbeat.partition
+        if var entry = entries[heartbeat.id] {
+            let previous = entry.heartbeat.partition
+            entry.heartbeat = heartbeat
+            entry.lastHeartbeatMs = max(entry.lastHeartbeatMs, time)
+            if previous != partition {
+                entry.claim = takeClaim()
+                entry.reportedConflictWith = nil
+            }
+            entries[heartbeat.id] = entry
+            if previous != partition { resolve(previous, nowMs: observedAtMs) }
+        } else {
+            entries[heartbeat.id] = Entry(heartbeat: heartbeat, lastHeartbeatMs: time, claim: takeClaim())
+            events.append(.joined(id: heartbeat.id))
+        }
+        resolve(partition, nowMs: observedAtMs)
+
+        if let owner = owners[partition], owner != heartbeat.id, let entry = entries[heartbeat.id],
+            isFresh(entry, nowMs: observedAtMs), entry.reportedConflictWith != owner
+        {
+            entries[heartbeat.id]?.reportedConflictWith = owner
+            events.append(.conflictingClaim(partition: partition, kept: owner, rejected: heartbeat.id))
+        }
+        return events
+    }
+
+    /// Records the end offset (high watermark) of an analyser partition, polled by the service.
+    public mutating func updateEndOffset(partition: Int32, endOffset: Int64) {
+        endOffsets[partition] = endOffset
+    }
+
+    /// Re-evaluates claims and health at `nowMs`; returns the health transitions since the last evaluate (a new
+    /// analyser's first status counts as one), ordered by id.
+    public mutating func evaluate(nowMs: Int64) -> [HealthEvent] {
+        for partition in Set(owners.keys).union(entries.values.map(\.heartbeat.partition)) {
+            resolve(partition, nowMs: nowMs)
+        }
+        var events: [HealthEvent] = []
+        for id in entries.keys.sorted() {
+            guard let entry = entries[id] else { continue }
+            let reason = reason(for: entry, nowMs: nowMs)
+            if reason != entry.reportedReason {
+                entries[id]?.reportedReason = reason
+                events.append(.healthChanged(id: id, healthy: reason == .healthy, reason: reason))
+            }
+        }
+        return events
+    }
+
+    /// Healthy analysers, sorted by id, for `WeightedSelector.update`.
+    public func healthyMembers(nowMs: Int64) -> [SelectorMember] {
+        entries.values
+            .filter { reason(for: $0, nowMs: nowMs) == .healthy }
+            .map {
+                SelectorMember(
+                    id: $0.heartbeat.id, partition: $0.heartbeat.partition, weight: $0.heartbeat.weight)
+            }
+            .sorted { $0.id < $1.id }
+    }
+
+    /// The whole table at `nowMs`, sorted by partition then id.
+    public func snapshot(nowMs: Int64) -> [AnalyserStatus] {
+        entries.values.map { entry in
+            let heartbeat = entry.heartbeat
+            let reason = reason(for: entry, nowMs: nowMs)
+            return AnalyserStatus(
+                id: heartbeat.id, partition: heartbeat.partition, weight: heartbeat.weight,
+                state: heartbeat.state,
+                lastHeartbeatMs: entry.lastHeartbeatMs,
+                heartbeatAgeMs: max(0, nowMs - entry.lastHeartbeatMs),
+                committedOffset: heartbeat.committedOffset, endOffset: endOffsets[heartbeat.partition],
+                lag: lag(of: entry), healthy: reason == .healthy, reason: reason, url: heartbeat.url
+            )
+        }
+        .sorted { ($0.partition, $0.id) < ($1.partition, $1.id) }
+    }
+
+    /// Partitions claimed by any analyser in the table, ascending: the ones whose end offsets to poll.
+    public var partitions: [Int32] {
+        Set(entries.values.map(\.heartbeat.partition)).sorted()
+    }
+
+    private func reason(for entry: Entry, nowMs: Int64) -> HealthReason {
+        if entry.heartbeat.state == .down { return .down }
+        if !isFresh(entry, nowMs: nowMs) { return .stale }
+        if owners[entry.heartbeat.partition] != entry.heartbeat.id { return .conflict }
+        if entry.heartbeat.weight <= 0 { return .zeroWeight }
+        if (lag(of: entry) ?? 0) >= policy.maxLag { return .lagging }
+        return .healthy
+    }
+
+    private func isFresh(_ entry: Entry, nowMs: Int64) -> Bool {
+        nowMs - entry.lastHeartbeatMs < policy.timeoutMs
+    }
+
+    private func lag(of entry: Entry) -> Int64? {
+        endOffsets[entry.heartbeat.partition].map { max(0, $0 - entry.heartbeat.committedOffset) }
+    }
+
+    private mutating func takeClaim() -> UInt64 {
+        defer { nextClaim += 1 }
+        return nextClaim
+    }
+
+    /// Keeps the owner while it is fresh; otherwise the earliest fresh claimant, else the current or earliest one.
+    private mutating func resolve(_ partition: Int32, nowMs: Int64) {
+        let claimants = entries.values.filter { $0.heartbeat.partition == partition }
+        let current = owners[partition].flatMap { entries[$0] }.flatMap {
+            $0.heartbeat.partition == partition ? $0 : nil
+        }
+        if let current, isFresh(current, nowMs: nowMs) { return }
+        let byClaim: (Entry, Entry) -> Bool = { $0.claim < $1.claim }
+        let fresh = claimants.filter { isFresh($0, nowMs: nowMs) }.min(by: byClaim)
+        guard let owner = fresh ?? current ?? claimants.min(by: byClaim) else {
+            owners[partition] = nil
+            return
+        }
+        if owner.heartbeat.id != owners[partition] {
+            owners[partition] = owner.heartbeat.id
+            entries[owner.heartbeat.id]?.reportedConflictWith = nil
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import Common
+
+/// Everything `logdist ingest` is told, in one value.
+public struct IngestConfig: Sendable {
+    public var kafka: KafkaConfig
+    public var topics: Topics
+    public var http: HTTPSettings
+    public var limits = PacketLimits()
+    /// When set, every ingest route requires `Authorization: Bearer <token>`.
+    public var token: BearerToken?
+    /// A request gets 503 if the broker has not acknowledged its packets within this time.
+    public var ackTimeout: Duration = .seconds(5)
+    /// `Retry-After` seconds on 503.
+    public var retryAfterSeconds = 1
+    /// Producer `linger.ms`: low, because each request waits for its acknowledgement.
+    public var linger: Duration = .milliseconds(1)
+    /// Local producer queue capacity; a full queue answers 503.
+    public var queueCapacity = 200_000
+    /// Partitions of the packets topic when ingest creates it.
+    public var packetPartitions = 6
+    /// Slots of the assigned topic when ingest creates the topics.
+    public var analyserSlots = 3
+    public var replicationFactor = -1
+
+    public init(kafka: KafkaConfig, topics: Topics, http: HTTPSettings) {
+        self.kafka = kafka
+        self.topics = topics
+        self.http = http
+    }
+}

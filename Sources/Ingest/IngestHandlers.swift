@@ -1,0 +1,193 @@
+import Common
+import Hummingbird
+import NIOCore
+
+/// The ingest routes' logic: content type, body limit, validation, produce, answer.
+struct IngestHandlers: Sendable {
+    let service: IngestService
+    var config: IngestConfig { service.config }
+
+    /// `POST /v1/packets` and logdistributor's `POST /distributor/packet`: one packet.
+    func single(_ request: Request, context: some RequestContext) async throws -> Response {
+        try requireContentType(request, allowed: ["application/json"])
+        let body = try await collectBody(request, context: context)
+        let summary: PacketSummary
+        do {
+            summary = try PacketValidator.validate(body, limits: config.limits)
+        } catch {
+            service.metrics.rejected(error.error)
+            throw IngestError.from(error)
+        }
+        try await produceAll([(summary.id, body)])
+        return accepted(1)
+    }
+
+    /// `POST /v1/packets:batch`: NDJSON or a JSON array. All-or-nothing, or per item with `?partial=true`.
+    func batch(_ request: Request, context: some RequestContext) async throws -> Response {
+        let mediaType = try requireContentType(request, allowed: ["application/x-ndjson", "application/json"])
+        let body = try await collectBody(request, context: context)
+        let partial = request.uri.queryParameters.get("partial").map { $0 == "true" || $0 == "1" } ?? false
+        let split: Result<[Range<Int>], ValidationError> = body.withUnsafeBytes { raw in
+            Result { () throws(ValidationError) -> [Range<Int>] in
+                mediaType == "application/x-ndjson"
+                    ? try PacketValidator.splitLines(raw) : try PacketValidator.splitArray(raw, limits: config.limits)
+            }
+        }
+        let ranges: [Range<Int>]
+        switch split {
+        case .success(let found): ranges = found
+        case .failure(let error):
+            service.metrics.rejected(error.error)
+            throw IngestError.from(error)
+        }
+        var items: [(index: Int, id: String, bytes: [UInt8])] = []
+        var rejected: [(index: Int, error: APIError)] = []
+        items.reserveCapacity(ranges.count)
+        for (index, range) in ranges.enumerated() {
+            let bytes = Array(body[range])
+            do {
+                let summary = try PacketValidator.validate(bytes, limits: config.limits)
+                items.append((index, summary.id, bytes))
+            } catch {
+                service.metrics.rejected(error.error)
+                let apiError = IngestError.from(error, prefix: "[\(index)]")
+                guard partial else { throw apiError }
+                rejected.append((index, apiError))
+            }
+        }
+        guard partial else {
+            try await produceAll(items.map { ($0.id, $0.bytes) })
+            return accepted(items.count)
+        }
+        let outcomes = await produce(items.map { ($0.id, $0.bytes) })
+        var results: [BatchItemResult] = rejected.map {
+            BatchItemResult(index: $0.index, status: Int($0.error.status.code), error: $0.error.error, field: $0.error.field, detail: $0.error.detail)
+        }
+        var acceptedCount = 0
+        for (item, outcome) in zip(items, outcomes) {
+            switch outcome {
+            case .success:
+                acceptedCount += 1
+                results.append(BatchItemResult(index: item.index, status: 202, id: item.id))
+            case .failure(let error):
+                let apiError = IngestError.from(error, config: config)
+                results.append(BatchItemResult(index: item.index, status: 503, id: item.id, error: apiError.error, detail: apiError.detail))
+            }
+        }
+        results.sort { $0.index < $1.index }
+        let unavailable = !items.isEmpty && acceptedCount == 0
+        var response = jsonResponse(
+            BatchResponse(accepted: acceptedCount, rejected: results.count - acceptedCount, results: results),
+            status: unavailable ? .serviceUnavailable : .ok)
+        if unavailable { response.headers[.retryAfter] = "\(config.retryAfterSeconds)" }
+        return response
+    }
+
+    /// Produces every packet and throws 503 unless all were acknowledged.
+    private func produceAll(_ packets: [(id: String, bytes: [UInt8])]) async throws {
+        guard !packets.isEmpty else { return }
+        let outcomes = await produce(packets)
+        let failures = outcomes.compactMap { if case .failure(let error) = $0 { return error } else { return nil } }
+        if let first = failures.first {
+            var apiError = IngestError.from(first, config: config)
+            if failures.count < packets.count {
+                apiError.detail += " (\(packets.count - failures.count) of \(packets.count) packets were written; "
+                    + "retrying the whole request is safe: analysers count a packet id once)"
+            }
+            throw apiError
+        }
+    }
+
+    private func produce(_ packets: [(id: String, bytes: [UInt8])]) async -> [Result<DeliveryReport, KafkaError>] {
+        let header = KafkaHeader(HeaderNames.ingestTime, string: "\(epochMilliseconds())")
+        let topic = config.topics.packets
+        let messages = packets.map {
+            OutgoingMessage(topic: topic, key: Array($0.id.utf8), value: $0.bytes, headers: [header])
+        }
+        let started = ContinuousClock.now
+        let outcomes: [Result<DeliveryReport, KafkaError>]
+        if messages.count == 1 {
+            do {
+                outcomes = [.success(try await service.producer.send(messages[0]))]
+            } catch let error as KafkaError {
+                outcomes = [.failure(error)]
+            } catch {
+                outcomes = [.failure(KafkaError(kind: .broker, message: "\(error)"))]
+            }
+        } else {
+            outcomes = await service.producer.sendBatch(messages)
+        }
+        service.metrics.ackLatency.record(ContinuousClock.now - started)
+        var acceptedCount = 0
+        var acceptedBytes = 0
+        var failed = 0
+        for (packet, outcome) in zip(packets, outcomes) {
+            if case .success = outcome {
+                acceptedCount += 1
+                acceptedBytes += packet.bytes.count
+            } else {
+                failed += 1
+            }
+        }
+        service.metrics.packetsAccepted.increment(by: Int64(acceptedCount))
+        service.metrics.bytesAccepted.increment(by: Int64(acceptedBytes))
+        if failed > 0 { service.metrics.rejected("unavailable", count: failed) }
+        return outcomes
+    }
+
+    /// The body, refusing absurd `Content-Length` values before reading and anything over the limit while reading.
+    private func collectBody(_ request: Request, context: some RequestContext) async throws -> [UInt8] {
+        let limit = config.limits.maxBodyBytes
+        if let declared = request.headers[.contentLength], let length = Int(declared), length > limit {
+            service.metrics.rejected("too_large")
+            throw IngestError.bodyTooLarge(limit: limit)
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            service.metrics.rejected("too_large")
+            throw IngestError.bodyTooLarge(limit: limit)
+        }
+    }
+
+    /// The request's media type if it is one of `allowed`, else 415.
+    @discardableResult
+    private func requireContentType(_ request: Request, allowed: [String]) throws -> String {
+        let header = request.headers[.contentType]
+        let mediaType = header.map { String($0.split(separator: ";", maxSplits: 1).first ?? "").trimmed.lowercased() }
+        guard let mediaType, allowed.contains(mediaType) else {
+            service.metrics.rejected("unsupported_media_type")
+            throw IngestError.unsupportedMediaType(header, expected: allowed)
+        }
+        return mediaType
+    }
+
+    private func accepted(_ count: Int) -> Response {
+        jsonResponse(bytes: Array("{\"accepted\":\(count)}".utf8), status: .accepted)
+    }
+}
+
+struct BatchItemResult: Encodable {
+    var index: Int
+    var status: Int
+    var id: String?
+    var error: String?
+    var field: String?
+    var detail: String?
+}
+
+struct BatchResponse: Encodable {
+    var accepted: Int
+    var rejected: Int
+    var results: [BatchItemResult]
+}
+
+extension String {
+    var trimmed: String {
+        var view = Substring(self)
+        while view.first == " " || view.first == "\t" { view = view.dropFirst() }
+        while view.last == " " || view.last == "\t" { view = view.dropLast() }
+        return String(view)
+    }
+}

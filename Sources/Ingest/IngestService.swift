@@ -1,0 +1,120 @@
+import Common
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// The HTTP → Kafka ingest service: validates packets once, forwards the exact bytes received, and answers 202
+/// only after Kafka acknowledged every packet of the request.
+public final class IngestService: Sendable {
+    public let config: IngestConfig
+    public let registry = PrometheusCollectorRegistry()
+    /// The port the server bound, once it runs.
+    public let boundPort = BoundPort()
+    let producer: KafkaProducer
+    let admin: KafkaAdmin
+    let metrics: IngestMetrics
+    let logger: Logger
+    private let embedded: EmbeddedBroker?
+    /// Why the service is not ready, or nil when it is.
+    private let notReadyReason = Mutex<String?>("not checked yet")
+
+    public init(config: IngestConfig, logger: Logger, embedded: EmbeddedBroker? = nil) throws {
+        self.config = config
+        self.logger = logger
+        self.embedded = embedded
+        var producerConfig = KafkaProducer.Configuration(kafka: config.kafka)
+        producerConfig.clientName = "ingest"
+        producerConfig.linger = config.linger
+        producerConfig.deliveryTimeout = config.ackTimeout
+        producerConfig.queueCapacity = config.queueCapacity
+        producerConfig.enqueueTimeout = .zero
+        self.producer = try KafkaProducer(configuration: producerConfig, logger: logger)
+        self.admin = try KafkaAdmin(kafka: config.kafka, logger: logger)
+        self.metrics = IngestMetrics(registry: registry)
+    }
+
+    /// Creates the topics if the cluster lets us (idempotent), so a fresh cluster works out of the box.
+    public func prepare() async throws {
+        let specs = config.topics.specs(
+            packetPartitions: config.packetPartitions, analyserSlots: config.analyserSlots,
+            replicationFactor: config.replicationFactor)
+        try await TopicProvisioner.ensure(specs, admin: admin, embedded: embedded, logger: logger)
+        await checkReadiness()
+    }
+
+    /// The router with every route; exposed for in-process tests.
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(counters: metrics.requests))
+        router.addHealthRoutes { [self] in notReadyReason.withLock { $0 } }
+        router.addMetricsRoute(registry: registry) { [self] in
+            metrics.queueDepth.set(Double(producer.queueDepth))
+        }
+        let api = router.group()
+        if let token = config.token {
+            api.add(middleware: BearerTokenMiddleware(token: token))
+        }
+        let handlers = IngestHandlers(service: self)
+        api.post("/v1/packets") { request, context in try await handlers.single(request, context: context) }
+        api.post("/v1/packets:batch") { request, context in try await handlers.batch(request, context: context) }
+        api.post("/distributor/packet") { request, context in try await handlers.single(request, context: context) }
+        return router
+    }
+
+    /// Producer first, HTTP last: shutdown stops HTTP (finishing in-flight requests), then flushes the producer.
+    public func services() -> [any Service] {
+        let app = Application(
+            router: makeRouter(), server: config.http.serverBuilder, configuration: config.http.applicationConfiguration,
+            onServerRunning: { [boundPort, logger] channel in
+                boundPort.set(from: channel)
+                logger.info("ingest listening", metadata: [LogKeys.address: "\(channel.localAddress?.description ?? "?")"])
+            }, logger: logger)
+        let monitor = BackgroundService(name: "ingest-readiness") { [self] in
+            while !Task.isCancelled {
+                await checkReadiness()
+                try await Task.sleep(for: .seconds(2))
+            }
+        }
+        return [ProducerService(producer: producer, logger: logger), monitor, app]
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    public func run() async throws {
+        try await prepare()
+        let group = ServiceGroup(
+            configuration: .init(services: services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await admin.close()
+    }
+
+    func checkReadiness() async {
+        let reason: String?
+        if let fatal = producer.fatalError {
+            reason = "producer failed fatally: \(fatal); restart the service"
+        } else {
+            do {
+                if try await admin.partitionCount(topic: config.topics.packets, timeout: .seconds(2)) == nil {
+                    reason = "topic \(config.topics.packets) does not exist"
+                } else {
+                    reason = nil
+                }
+            } catch {
+                reason = "broker unreachable: \(error)"
+            }
+        }
+        let changed = notReadyReason.withLock { current in
+            defer { current = reason }
+            return current != reason
+        }
+        metrics.ready.set(reason == nil ? 1.0 : 0.0)
+        if changed {
+            if let reason {
+                logger.warning("ingest not ready", metadata: ["reason": "\(reason)"])
+            } else {
+                logger.info("ingest ready")
+            }
+        }
+    }
+}
