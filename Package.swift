@@ -58,6 +58,7 @@ let package = Package(
             dependencies: [
                 "Common",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .executableTarget(

@@ -126,7 +126,8 @@ public final class KafkaConsumer: Sendable {
         return PartitionList.read(list).map(\.topicPartition)
     }
 
-    /// Up to `maxMessages` messages, waiting at most `timeout` for the first one.
+    /// Up to `maxMessages` messages: what is already fetched, else the first to arrive within `timeout` and
+    /// whatever arrived with it. It never waits to fill the batch, so latency stays low at any rate.
     ///
     /// Rebalance callbacks run inside this call. Throws only on a fatal error; per-partition errors come back
     /// in `errors` so one bad partition does not end the consume loop.
@@ -137,7 +138,16 @@ public final class KafkaConsumer: Sendable {
         let batch = try await executor.run { () throws -> ConsumerBatch in
             let buffer = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: maxMessages)
             defer { buffer.deallocate() }
-            let count = rd_kafka_consume_batch_queue(queue.pointer, timeout.milliseconds, buffer, maxMessages)
+            // librdkafka's batch call waits until the batch is full or the timeout passes; to return as soon as
+            // anything is there, take what is queued, else wait for one message, then take what followed it.
+            var count = rd_kafka_consume_batch_queue(queue.pointer, 0, buffer, maxMessages)
+            if count == 0, timeout > .zero {
+                count = rd_kafka_consume_batch_queue(queue.pointer, timeout.milliseconds, buffer, 1)
+                if count == 1, maxMessages > 1 {
+                    let more = rd_kafka_consume_batch_queue(queue.pointer, 0, buffer + 1, maxMessages - 1)
+                    if more > 0 { count += more }
+                }
+            }
             if count < 0 {
                 throw KafkaError(code: rd_kafka_last_error(), context: "consume")
             }
@@ -223,6 +233,15 @@ public final class KafkaConsumer: Sendable {
     public func watermarks(_ partition: TopicPartition, timeout: Duration) async throws -> (low: Int64, high: Int64) {
         let client = client
         return try await executor.run { try client.watermarks(partition, timeout: timeout) }
+    }
+
+    /// Low and high watermarks as last seen in fetch responses: no request, never blocks; nil before any fetch.
+    public func cachedWatermarks(_ partition: TopicPartition) -> (low: Int64, high: Int64)? {
+        var low: Int64 = -1
+        var high: Int64 = -1
+        let err = rd_kafka_get_watermark_offsets(client.handle, partition.topic, partition.partition, &low, &high)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
+        return (low, high)
     }
 
     /// The group metadata a transactional producer sends with offsets (`sendOffsetsToTransaction`).

@@ -1,0 +1,225 @@
+import Common
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The analyser's two loops — consume and heartbeat — run as one service; on shutdown they commit what was
+/// processed and publish a final `down` heartbeat.
+struct AnalyserLoops: Service {
+    let service: AnalyserService
+
+    func run() async throws {
+        try await start()
+        try await cancelWhenGracefulShutdown {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await consumeLoop() }
+                group.addTask { try await heartbeatLoop() }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+        await finish()
+    }
+
+    /// Assigns its partition from the committed offset; a committed offset below the log start is retention loss,
+    /// reported loudly, then reading continues from the log start.
+    func start() async throws {
+        let tp = service.topicPartition
+        let committed = try await service.consumer.committed([tp], timeout: .seconds(30)).first?.offset ?? KafkaOffset.invalid
+        let marks = try await service.consumer.watermarks(tp, timeout: .seconds(30))
+        var startAt = committed
+        if committed < 0 {
+            startAt = marks.low
+            service.logger.info("no committed offset: starting at the log start", metadata: [LogKeys.offset: "\(marks.low)"])
+        } else if committed < marks.low {
+            recordRetentionLoss(from: committed, to: marks.low)
+            startAt = marks.low
+        }
+        try service.consumer.assign([TopicPartitionOffset(tp.topic, tp.partition, startAt)])
+        let now = epochMilliseconds()
+        service.state.withLock { s in
+            s.position = startAt
+            s.committed = max(committed, startAt)
+            s.endOffset = marks.high
+            s.logStart = marks.low
+            s.started = true
+            s.replay.begin(at: startAt, target: marks.high, nowMs: now)
+        }
+        service.metrics.up.set(1.0)
+        service.logger.info(
+            "analyser started",
+            metadata: [
+                LogKeys.topic: "\(tp.topic)", LogKeys.partition: "\(tp.partition)", LogKeys.offset: "\(startAt)",
+                "backlog": "\(max(0, marks.high - startAt))", "weight": "\(service.config.weight)",
+            ])
+    }
+
+    func consumeLoop() async throws {
+        let tp = service.topicPartition
+        var lastReplayLog = ContinuousClock.now
+        while !Task.isCancelled {
+            if service.isFailed {
+                try await Task.sleep(for: .milliseconds(20))
+                continue
+            }
+            let batch = try await service.consumer.poll(maxMessages: service.config.batchSize, timeout: .milliseconds(100))
+            for error in batch.errors {
+                if error.isOffsetOutOfRange {
+                    try await recoverOutOfRange()
+                } else {
+                    service.logger.warning("fetch error", metadata: [LogKeys.kafkaError: "\(error.error)"])
+                }
+            }
+            let marks = service.consumer.cachedWatermarks(tp)
+            if !batch.messages.isEmpty {
+                process(batch.messages, marks: marks)
+            } else if let marks {
+                service.state.withLock { $0.endOffset = max($0.endOffset, marks.high) }
+            }
+            if ContinuousClock.now - lastReplayLog > .seconds(2) {
+                lastReplayLog = ContinuousClock.now
+                logReplayProgress()
+            }
+        }
+    }
+
+    /// Decodes outside the lock, then records the whole batch under one lock.
+    func process(_ messages: [KafkaMessage], marks: (low: Int64, high: Int64)?) {
+        let limits = service.config.limits
+        let decoded: [(id: String?, packet: Packet?)] = messages.map { message in
+            let packet = message.value.flatMap { try? PacketValidator.decode($0, limits: limits) }
+            let id = message.key.map { String(decoding: $0, as: UTF8.self) } ?? packet?.id
+            return (id, packet)
+        }
+        let nowMs = epochMilliseconds()
+        var analysed = 0
+        var duplicates = 0
+        var malformed = 0
+        var levelCounts = [Int](repeating: 0, count: LogLevel.allCases.count)
+        service.state.withLock { s in
+            for (message, item) in zip(messages, decoded) {
+                s.position = message.offset + 1
+                guard let packet = item.packet, let id = item.id else {
+                    malformed += 1
+                    continue
+                }
+                guard s.dedupe.insert(id) else {
+                    duplicates += 1
+                    s.stats.recordDuplicate()
+                    continue
+                }
+                analysed += 1
+                s.stats.record(
+                    packetID: id, source: packet.source, messages: packet.messages.map { ($0.level.rawValue, $0.message) },
+                    nowMs: nowMs)
+                for entry in packet.messages { levelCounts[LogLevel.allCases.firstIndex(of: entry.level)!] += 1 }
+                if let ingested = HeaderNames.integer(message.header(HeaderNames.ingestTime)), nowMs >= ingested {
+                    _ = s.latency.record(UInt64(nowMs - ingested) * 1000)
+                }
+                s.analysedIDs?[id, default: 0] += 1
+            }
+            s.malformed += Int64(malformed)
+            if let marks {
+                s.endOffset = max(s.endOffset, marks.high)
+                s.logStart = marks.low
+            }
+            s.replay.advance(to: s.position, nowMs: nowMs)
+        }
+        service.metrics.packets.increment(by: Int64(analysed))
+        if duplicates > 0 { service.metrics.duplicates.increment(by: Int64(duplicates)) }
+        if malformed > 0 {
+            service.metrics.malformed.increment(by: Int64(malformed))
+            service.logger.warning("skipped records that are not valid packets", metadata: [LogKeys.count: "\(malformed)"])
+        }
+        for (index, level) in LogLevel.allCases.enumerated() where levelCounts[index] > 0 {
+            service.metrics.messages[level.rawValue]?.increment(by: Int64(levelCounts[index]))
+        }
+    }
+
+    /// Commits progress, then tells the dispatcher it is alive, every heartbeat interval (unless failed).
+    func heartbeatLoop() async throws {
+        while !Task.isCancelled {
+            if !service.isFailed {
+                await commitProgress()
+                await sendHeartbeat(state: .up)
+            } else {
+                await commitProgress()
+            }
+            try await Task.sleep(for: service.config.heartbeatInterval)
+        }
+    }
+
+    func commitProgress() async {
+        let (position, committed) = service.state.withLock { ($0.position, $0.committed) }
+        guard position > committed else { return }
+        let tp = service.topicPartition
+        do {
+            try await service.consumer.commit([TopicPartitionOffset(tp.topic, tp.partition, position)])
+            service.state.withLock { $0.committed = max($0.committed, position) }
+            service.metrics.committedOffset.set(Double(position))
+        } catch {
+            service.logger.warning("commit failed; will retry", metadata: [LogKeys.kafkaError: "\(error)"])
+        }
+    }
+
+    func sendHeartbeat(state: AnalyserState) async {
+        let (committed, lag, remaining, position) = service.state.withLock {
+            ($0.committed, $0.lag, $0.replay.remaining(position: $0.position), $0.position)
+        }
+        service.metrics.lag.set(Double(lag))
+        service.metrics.replayRemaining.set(Double(remaining))
+        _ = position
+        let config = service.config
+        let heartbeat = Heartbeat(
+            id: config.id, partition: config.partition, weight: config.weight, state: state, sentAt: epochMilliseconds(),
+            committedOffset: committed, url: config.advertisedURL)
+        do {
+            _ = try await service.heartbeats.send(
+                OutgoingMessage(topic: config.topics.heartbeats, partition: 0, key: Array(config.id.utf8), value: heartbeat.encoded()))
+        } catch {
+            service.logger.warning("heartbeat not delivered", metadata: [LogKeys.kafkaError: "\(error)"])
+        }
+    }
+
+    /// Graceful shutdown: commit what was processed, say `down`, flush.
+    func finish() async {
+        await commitProgress()
+        await sendHeartbeat(state: .down)
+        service.metrics.up.set(0.0)
+        await service.heartbeats.close(timeout: .seconds(5))
+        await service.consumer.close()
+        service.logger.info("analyser stopped", metadata: [LogKeys.offset: "\(service.state.withLock { $0.committed })"])
+    }
+
+    func recoverOutOfRange() async throws {
+        let tp = service.topicPartition
+        let marks = try await service.consumer.watermarks(tp, timeout: .seconds(10))
+        let position = service.state.withLock { $0.position }
+        if position < marks.low { recordRetentionLoss(from: position, to: marks.low) }
+        let restart = min(max(position, marks.low), marks.high)
+        try service.consumer.assign([TopicPartitionOffset(tp.topic, tp.partition, restart)])
+        service.state.withLock {
+            $0.position = restart
+            $0.logStart = marks.low
+        }
+    }
+
+    func recordRetentionLoss(from offset: Int64, to logStart: Int64) {
+        let lost = logStart - offset
+        service.state.withLock { $0.retentionLost += lost }
+        service.metrics.retentionLost.increment(by: lost)
+        service.logger.error(
+            "backlog outlived retention: packets were deleted before this analyser read them; continuing from the log start",
+            metadata: [LogKeys.offset: "\(offset)", "log_start": "\(logStart)", "lost_packets": "\(lost)"])
+    }
+
+    func logReplayProgress() {
+        let (remaining, position, replay) = service.state.withLock { ($0.replay.remaining(position: $0.position), $0.position, $0.replay) }
+        service.metrics.replayRemaining.set(Double(remaining))
+        if remaining > 0 {
+            service.logger.info(
+                "replaying backlog", metadata: [LogKeys.offset: "\(position)", "remaining": "\(remaining)", "target": "\(replay.targetOffset)"])
+        }
+    }
+}
+

@@ -1,0 +1,103 @@
+import Common
+import Histogram
+
+/// Everything the analyser knows, owned by one `Mutex`: the consume loop writes a whole batch under one lock,
+/// HTTP reads snapshots.
+struct AnalyserRuntime: Sendable {
+    var stats: AnalysisStats
+    var dedupe: DedupeWindow
+    /// End-to-end latency in microseconds (ingest-time header → analysed).
+    var latency = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+    /// Next offset to process in its partition.
+    var position: Int64 = -1
+    /// Last offset committed to its group.
+    var committed: Int64 = -1
+    var endOffset: Int64 = -1
+    var logStart: Int64 = -1
+    var failed = false
+    var started = false
+    var malformed: Int64 = 0
+    var retentionLost: Int64 = 0
+    var replay = ReplayProgress()
+    /// Every analysed id with its count, when `recordIDs` is on.
+    var analysedIDs: [String: Int]?
+
+    init(config: AnalyserConfig) {
+        stats = AnalysisStats()
+        dedupe = DedupeWindow(capacity: config.dedupeCapacity, maxBytes: config.dedupeMaxBytes)
+        analysedIDs = config.recordIDs ? [:] : nil
+    }
+
+    var lag: Int64 { endOffset >= 0 && position >= 0 ? max(0, endOffset - position) : 0 }
+}
+
+/// A backlog replay: from where it started to the end offset seen when it started.
+struct ReplayProgress: Sendable, Codable, Equatable {
+    var startOffset: Int64 = -1
+    var targetOffset: Int64 = -1
+    var startedAtMs: Int64 = 0
+    var finishedAtMs: Int64?
+    var packets: Int64 { max(0, targetOffset - startOffset) }
+
+    mutating func begin(at offset: Int64, target: Int64, nowMs: Int64) {
+        startOffset = offset
+        targetOffset = target
+        startedAtMs = nowMs
+        finishedAtMs = target <= offset ? nowMs : nil
+    }
+
+    mutating func advance(to position: Int64, nowMs: Int64) {
+        if finishedAtMs == nil, position >= targetOffset { finishedAtMs = nowMs }
+    }
+
+    func remaining(position: Int64) -> Int64 { finishedAtMs == nil ? max(0, targetOffset - position) : 0 }
+}
+
+/// `GET /v1/stats`.
+public struct AnalyserStats: Codable, Sendable {
+    public struct Offsets: Codable, Sendable {
+        public var position: Int64
+        public var committed: Int64
+        public var end: Int64
+        public var logStart: Int64
+        public var lag: Int64
+    }
+
+    public struct Replay: Codable, Sendable {
+        public var startOffset: Int64
+        public var targetOffset: Int64
+        public var packets: Int64
+        public var remaining: Int64
+        public var startedAtMs: Int64
+        public var finishedAtMs: Int64?
+        public var durationMs: Int64?
+        public var packetsPerSecond: Double?
+    }
+
+    public struct Latency: Codable, Sendable {
+        public var count: UInt64
+        public var p50Ms: Double
+        public var p90Ms: Double
+        public var p99Ms: Double
+        public var p999Ms: Double
+        public var maxMs: Double
+    }
+
+    public struct Dedupe: Codable, Sendable {
+        public var entries: Int
+        public var approximateBytes: Int
+        public var evictions: Int
+    }
+
+    public var id: String
+    public var partition: Int32
+    public var weight: Int
+    public var state: String
+    public var offsets: Offsets
+    public var replay: Replay
+    public var retentionLostPackets: Int64
+    public var malformed: Int64
+    public var latency: Latency
+    public var dedupe: Dedupe
+    public var analysis: StatsSnapshot
+}

@@ -1,0 +1,155 @@
+import Common
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// Consumes its own partition of the assigned topic, analyses every packet once, commits progress to its own
+/// group, and heartbeats its health to the dispatcher.
+public final class AnalyserService: Sendable {
+    public let config: AnalyserConfig
+    public let registry = PrometheusCollectorRegistry()
+    public let boundPort = BoundPort()
+    let consumer: KafkaConsumer
+    let heartbeats: KafkaProducer
+    let metrics: AnalyserMetrics
+    let logger: Logger
+    let state: Mutex<AnalyserRuntime>
+    var topicPartition: TopicPartition { TopicPartition(config.topics.assigned, config.partition) }
+
+    public init(config: AnalyserConfig, logger: Logger) throws {
+        var logger = logger
+        logger[metadataKey: LogKeys.analyser] = "\(config.id)"
+        self.config = config
+        self.logger = logger
+        var consumerConfig = KafkaConsumer.Configuration(kafka: config.kafka, groupID: config.topics.analyserGroup(config.id))
+        consumerConfig.isolationLevel = .readCommitted
+        // Never skip data silently: an out-of-range position comes back as an error we count and report.
+        consumerConfig.autoOffsetReset = "error"
+        consumerConfig.clientName = "analyser-\(config.id)"
+        self.consumer = try KafkaConsumer(configuration: consumerConfig, logger: logger)
+        var producerConfig = KafkaProducer.Configuration(kafka: config.kafka)
+        producerConfig.clientName = "analyser-\(config.id)-heartbeat"
+        producerConfig.linger = .zero
+        producerConfig.deliveryTimeout = .seconds(5)
+        self.heartbeats = try KafkaProducer(configuration: producerConfig, logger: logger)
+        self.metrics = AnalyserMetrics(registry: registry, id: config.id)
+        self.state = Mutex(AnalyserRuntime(config: config))
+    }
+
+    /// The consume loop, the heartbeat loop, and HTTP.
+    public func services() -> [any Service] {
+        let app = Application(
+            router: makeRouter(), server: config.http.serverBuilder, configuration: config.http.applicationConfiguration,
+            onServerRunning: { [boundPort, logger] channel in
+                boundPort.set(from: channel)
+                logger.info("analyser listening", metadata: [LogKeys.address: "\(channel.localAddress?.description ?? "?")"])
+            }, logger: logger)
+        return [AnalyserLoops(service: self), app]
+    }
+
+    public func run() async throws {
+        let group = ServiceGroup(
+            configuration: .init(services: services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// Simulated failure: stop consuming and heartbeating; the backlog accumulates in Kafka.
+    public func simulateFailure() {
+        let changed = state.withLock { state in
+            defer { state.failed = true }
+            return !state.failed
+        }
+        metrics.up.set(0.0)
+        if changed { logger.warning("simulated failure: consuming and heartbeats stopped") }
+    }
+
+    /// Resume after a simulated failure and replay the backlog.
+    public func simulateBegin() {
+        let (changed, position, end) = state.withLock { state in
+            let changed = state.failed
+            state.failed = false
+            if changed {
+                let end = consumer.cachedWatermarks(topicPartition)?.high ?? state.endOffset
+                state.endOffset = max(state.endOffset, end)
+                state.replay.begin(at: state.position, target: state.endOffset, nowMs: epochMilliseconds())
+            }
+            return (changed, state.position, state.endOffset)
+        }
+        metrics.up.set(1.0)
+        if changed {
+            logger.info("resumed: replaying backlog", metadata: [LogKeys.offset: "\(position)", "backlog": "\(max(0, end - position))"])
+        }
+    }
+
+    public var isFailed: Bool { state.withLock { $0.failed } }
+
+    /// Every packet id analysed and how often (when `recordIDs` is on).
+    public func analysedIDs() -> [String: Int] { state.withLock { $0.analysedIDs ?? [:] } }
+
+    public func stats() -> AnalyserStats {
+        let now = epochMilliseconds()
+        let s = state.withLock { $0 }
+        do {
+            let replayDuration = s.replay.finishedAtMs.map { $0 - s.replay.startedAtMs }
+            let latencyMs = { (p: Double) in Double(s.latency.valueAtPercentile(p)) / 1000 }
+            return AnalyserStats(
+                id: config.id, partition: config.partition, weight: config.weight,
+                state: s.failed ? "failed" : (s.started ? "up" : "starting"),
+                offsets: .init(position: s.position, committed: s.committed, end: s.endOffset, logStart: s.logStart, lag: s.lag),
+                replay: .init(
+                    startOffset: s.replay.startOffset, targetOffset: s.replay.targetOffset, packets: s.replay.packets,
+                    remaining: s.replay.remaining(position: s.position), startedAtMs: s.replay.startedAtMs,
+                    finishedAtMs: s.replay.finishedAtMs, durationMs: replayDuration,
+                    packetsPerSecond: replayDuration.flatMap { $0 > 0 ? Double(s.replay.packets) * 1000 / Double($0) : nil }),
+                retentionLostPackets: s.retentionLost, malformed: s.malformed,
+                latency: .init(
+                    count: s.latency.totalCount, p50Ms: latencyMs(50), p90Ms: latencyMs(90), p99Ms: latencyMs(99),
+                    p999Ms: latencyMs(99.9), maxMs: Double(s.latency.maxRecorded) / 1000),
+                dedupe: .init(entries: s.dedupe.count, approximateBytes: s.dedupe.approximateBytes, evictions: s.dedupe.evictions),
+                analysis: s.stats.snapshot(nowMs: now))
+        }
+    }
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(counters: metrics.requests))
+        router.addHealthRoutes { [self] in
+            state.withLock { s in s.started ? (s.failed ? "simulated failure" : nil) : "starting: not yet assigned" }
+        }
+        router.addMetricsRoute(registry: registry) { [self] in
+            let (lag, bytes) = state.withLock { ($0.lag, $0.dedupe.approximateBytes) }
+            metrics.lag.set(Double(lag))
+            metrics.dedupeBytes.set(Double(bytes))
+        }
+        router.get("/v1/stats") { [self] _, _ in jsonResponse(stats(), pretty: true) }
+        let admin = router.group("/internal/simulate")
+        admin.add(middleware: AdminTokenMiddleware(token: config.adminToken))
+        admin.post("fail") { [self] _, _ in
+            simulateFailure()
+            return jsonResponse(["id": config.id, "state": "failed"])
+        }
+        admin.post("begin") { [self] _, _ in
+            simulateBegin()
+            return jsonResponse(["id": config.id, "state": "up"])
+        }
+        return router
+    }
+}
+
+/// 401 unless the admin token is configured and presented.
+struct AdminTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: BearerToken?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token else {
+            throw APIError(
+                status: .unauthorized, error: "unauthorized",
+                detail: "admin endpoints are disabled: start the analyser with --admin-token or LOGDIST_ADMIN_TOKEN",
+                headers: [.wwwAuthenticate: "Bearer"])
+        }
+        guard token.authorizes(request) else { throw APIError.unauthorized() }
+        return try await next(request, context)
+    }
+}

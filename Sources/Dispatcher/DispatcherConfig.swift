@@ -1,0 +1,40 @@
+import Common
+import Foundation
+
+/// How the dispatcher makes consume → produce → commit atomic.
+public enum DeliveryMode: String, Sendable, Codable, CaseIterable {
+    /// One Kafka transaction per batch: no loss, no duplicates for `read_committed` readers (real clusters).
+    case exactlyOnce = "exactly-once"
+    /// Input offsets are committed only after every output of the batch is acknowledged: no loss, duplicates
+    /// bounded by one batch. The embedded broker's mode, since it does not honour transactions.
+    case atLeastOnce = "at-least-once"
+}
+
+/// Everything `logdist dispatch` is told.
+public struct DispatcherConfig: Sendable {
+    public var kafka: KafkaConfig
+    public var topics: Topics
+    public var http: HTTPSettings
+    public var policy = HealthPolicy()
+    /// nil: exactly-once on a real cluster, at-least-once on the embedded broker.
+    public var delivery: DeliveryMode?
+    /// A batch is committed after this long or `batchSize` packets, whichever first.
+    public var commitInterval: Duration = .milliseconds(100)
+    public var batchSize = 5000
+    /// Stable per instance, so a restarted instance fences its killed predecessor's open transaction at once.
+    public var instanceID: String
+    /// How often end offsets of the assigned partitions are read, for analysers' lag.
+    public var endOffsetInterval: Duration = .milliseconds(500)
+    /// Forwarded to analysers' admin endpoints by the dashboard.
+    public var adminToken: BearerToken?
+
+    public init(kafka: KafkaConfig, topics: Topics, http: HTTPSettings, instanceID: String? = nil) {
+        self.kafka = kafka
+        self.topics = topics
+        self.http = http
+        self.instanceID = instanceID ?? ProcessInfo.processInfo.hostName
+    }
+
+    /// The transactional id of this instance.
+    public var transactionalID: String { "\(topics.namespace).dispatcher.\(instanceID)" }
+}

@@ -1,0 +1,49 @@
+import Common
+import Prometheus
+import Synchronization
+
+/// The dispatcher's metrics; per-analyser series are created when an analyser first appears and kept.
+final class DispatcherMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    let requests: RequestCounters
+    let commitLatency: DurationHistogram
+    let paused: Gauge
+    let batches: Counter
+    let aborts: Counter
+    let rebalances: Counter
+    let healthyAnalysers: Gauge
+    private let perAnalyser = Mutex<[String: AnalyserSeries]>([:])
+
+    struct AnalyserSeries: Sendable {
+        let dispatched: Counter
+        let up: Gauge
+        let lag: Gauge
+        let weight: Gauge
+    }
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        requests = RequestCounters(registry: registry, service: "dispatcher")
+        commitLatency = registry.latencyHistogram(
+            "dispatcher", "transaction_commit", help: "Time to make one batch durable: produce acks, offsets, commit")
+        paused = registry.gauge("dispatcher", "paused", help: "1 while input is paused because no analyser is healthy")
+        batches = registry.counter("dispatcher", "batches", help: "Batches committed")
+        aborts = registry.counter("dispatcher", "aborts", help: "Batches aborted or rewound and retried")
+        rebalances = registry.counter("dispatcher", "rebalances", help: "Partition assignment changes of the dispatcher group")
+        healthyAnalysers = registry.gauge("dispatcher", "healthy_analysers", help: "Analysers currently eligible for packets")
+    }
+
+    func series(_ id: String) -> AnalyserSeries {
+        perAnalyser.withLock { all in
+            if let known = all[id] { return known }
+            let label = [("analyser", id)]
+            let made = AnalyserSeries(
+                dispatched: registry.counter("dispatcher", "dispatched", help: "Packets assigned, by analyser", labels: label),
+                up: registry.gauge("dispatcher", "analyser_up", help: "1 when the analyser is healthy", labels: label),
+                lag: registry.gauge("dispatcher", "analyser_lag", unit: "messages", help: "End offset minus committed offset", labels: label),
+                weight: registry.gauge("dispatcher", "analyser_weight", help: "Configured weight", labels: label))
+            all[id] = made
+            return made
+        }
+    }
+}

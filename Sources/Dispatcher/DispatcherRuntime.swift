@@ -1,0 +1,69 @@
+import Common
+
+/// The dispatcher's shared state under one lock: the live table, what was dispatched, pause state.
+struct DispatcherRuntime: Sendable {
+    var table: HealthTable
+    var dispatched: [String: Int64] = [:]
+    var recent = RecentCounts(seconds: 10)
+    var paused = false
+    var mode: DeliveryMode = .atLeastOnce
+    var inputPartitions: [Int32] = []
+    var heartbeatsCaughtUp = false
+
+    init(policy: HealthPolicy) {
+        table = HealthTable(policy: policy)
+    }
+}
+
+/// Per-analyser counts over the last few seconds, in one-second buckets, for "share of recent traffic".
+struct RecentCounts: Sendable {
+    private let seconds: Int
+    private var buckets: [Int64: [String: Int64]] = [:]
+
+    init(seconds: Int) {
+        self.seconds = seconds
+    }
+
+    mutating func add(_ counts: [String: Int64], nowMs: Int64) {
+        let second = nowMs / 1000
+        buckets[second, default: [:]].merge(counts, uniquingKeysWith: +)
+        buckets = buckets.filter { $0.key > second - Int64(seconds) }
+    }
+
+    /// Totals per analyser over the window ending at `nowMs`.
+    func totals(nowMs: Int64) -> [String: Int64] {
+        let second = nowMs / 1000
+        var totals: [String: Int64] = [:]
+        for (bucket, counts) in buckets where bucket > second - Int64(seconds) {
+            totals.merge(counts, uniquingKeysWith: +)
+        }
+        return totals
+    }
+
+    /// Packets per second per analyser over the window.
+    func rates(nowMs: Int64) -> [String: Double] {
+        totals(nowMs: nowMs).mapValues { Double($0) / Double(seconds) }
+    }
+}
+
+/// `GET /v1/analysers`.
+public struct AnalysersView: Codable, Sendable {
+    public struct Row: Codable, Sendable {
+        public var status: AnalyserStatus
+        public var dispatched: Int64
+        /// Share of everything this instance dispatched since start.
+        public var share: Double
+        /// Share of the last 10 s.
+        public var recentShare: Double
+        public var recentRate: Double
+        /// weight / sum of healthy weights, when healthy.
+        public var expectedShare: Double
+    }
+
+    public var instance: String
+    public var delivery: DeliveryMode
+    public var paused: Bool
+    public var inputPartitions: [Int32]
+    public var dispatchedTotal: Int64
+    public var analysers: [Row]
+}

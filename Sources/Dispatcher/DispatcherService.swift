@@ -1,0 +1,141 @@
+import Common
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// The weighted, health-aware router between the packets topic and the analysers' partitions.
+public final class DispatcherService: Sendable {
+    public let config: DispatcherConfig
+    public let registry = PrometheusCollectorRegistry()
+    public let boundPort = BoundPort()
+    let admin: KafkaAdmin
+    let metrics: DispatcherMetrics
+    let logger: Logger
+    let runtime: Mutex<DispatcherRuntime>
+    private let embedded: EmbeddedBroker?
+    private let resolvedMode = Mutex<DeliveryMode?>(nil)
+
+    public init(config: DispatcherConfig, logger: Logger, embedded: EmbeddedBroker? = nil) throws {
+        self.config = config
+        self.logger = logger
+        self.embedded = embedded
+        self.admin = try KafkaAdmin(kafka: config.kafka, logger: logger)
+        self.metrics = DispatcherMetrics(registry: registry)
+        self.runtime = Mutex(DispatcherRuntime(policy: config.policy))
+    }
+
+    /// The delivery mode in force (resolved by `prepare()`).
+    public var mode: DeliveryMode { resolvedMode.withLock { $0 } ?? .atLeastOnce }
+
+    /// Picks the delivery mode (exactly-once unless the cluster is the embedded broker) and checks the topics.
+    public func prepare() async throws {
+        let isEmbedded: Bool
+        if let embedded {
+            isEmbedded = embedded.isEmbedded
+        } else {
+            isEmbedded = await admin.isEmbeddedBroker()
+        }
+        var mode = config.delivery ?? (isEmbedded ? .atLeastOnce : .exactlyOnce)
+        if isEmbedded, config.delivery == .exactlyOnce {
+            logger.warning("exactly-once requested on the embedded broker, which does not honour transactions: running at-least-once")
+            mode = .atLeastOnce
+        }
+        resolvedMode.withLock { $0 = mode }
+        runtime.withLock { $0.mode = mode }
+        _ = try await TopicProvisioner.requirePartitions(config.topics.packets, admin: admin)
+        let slots = try await TopicProvisioner.requirePartitions(config.topics.assigned, admin: admin)
+        logger.info(
+            "dispatcher starting",
+            metadata: [
+                LogKeys.mode: "\(mode.rawValue)", "embedded_broker": "\(isEmbedded)", "analyser_slots": "\(slots)",
+                "instance": "\(config.instanceID)", LogKeys.group: "\(config.topics.dispatcherGroup)",
+            ])
+    }
+
+    public func services() -> [any Service] {
+        let app = Application(
+            router: makeRouter(), server: config.http.serverBuilder, configuration: config.http.applicationConfiguration,
+            onServerRunning: { [boundPort, logger] channel in
+                boundPort.set(from: channel)
+                logger.info("dispatcher listening", metadata: [LogKeys.address: "\(channel.localAddress?.description ?? "?")"])
+            }, logger: logger)
+        return [HeartbeatReader(service: self), RoutingLoop(service: self), app]
+    }
+
+    public func run() async throws {
+        try await prepare()
+        let group = ServiceGroup(
+            configuration: .init(services: services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await admin.close()
+    }
+
+    /// The live table with dispatch counts and shares.
+    public func view() -> AnalysersView {
+        let now = epochMilliseconds()
+        return runtime.withLock { r in
+            let rows = r.table.snapshot(nowMs: now)
+            let total = r.dispatched.values.reduce(0, +)
+            let recent = r.recent.totals(nowMs: now)
+            let recentTotal = recent.values.reduce(0, +)
+            let rates = r.recent.rates(nowMs: now)
+            let healthyWeight = rows.filter(\.healthy).reduce(0) { $0 + $1.weight }
+            return AnalysersView(
+                instance: config.instanceID, delivery: r.mode, paused: r.paused, inputPartitions: r.inputPartitions,
+                dispatchedTotal: total,
+                analysers: rows.map { row in
+                    let count = r.dispatched[row.id] ?? 0
+                    return AnalysersView.Row(
+                        status: row, dispatched: count, share: total > 0 ? Double(count) / Double(total) : 0,
+                        recentShare: recentTotal > 0 ? Double(recent[row.id] ?? 0) / Double(recentTotal) : 0,
+                        recentRate: rates[row.id] ?? 0,
+                        expectedShare: row.healthy && healthyWeight > 0 ? Double(row.weight) / Double(healthyWeight) : 0)
+                })
+        }
+    }
+
+    func recordDispatched(_ counts: [String: Int64]) {
+        let now = epochMilliseconds()
+        runtime.withLock { r in
+            r.dispatched.merge(counts, uniquingKeysWith: +)
+            r.recent.add(counts, nowMs: now)
+        }
+        for (id, count) in counts { metrics.series(id).dispatched.increment(by: count) }
+    }
+
+    func setPaused(_ paused: Bool) {
+        runtime.withLock { $0.paused = paused }
+        metrics.paused.set(paused ? 1.0 : 0.0)
+    }
+
+    func log(_ events: [HealthEvent]) {
+        for event in events {
+            switch event {
+            case .joined(let id):
+                logger.info("analyser joined", metadata: [LogKeys.analyser: "\(id)"])
+            case .healthChanged(let id, let healthy, let reason):
+                if healthy {
+                    logger.info("analyser healthy", metadata: [LogKeys.analyser: "\(id)"])
+                } else {
+                    logger.warning("analyser unhealthy", metadata: [LogKeys.analyser: "\(id)", "reason": "\(reason.rawValue)"])
+                }
+            case .conflictingClaim(let partition, let kept, let rejected):
+                logger.error(
+                    "two analysers claim one partition: keeping the first claim",
+                    metadata: [LogKeys.partition: "\(partition)", "kept": "\(kept)", "rejected": "\(rejected)"])
+            }
+        }
+    }
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(counters: metrics.requests))
+        router.addHealthRoutes { [self] in resolvedMode.withLock { $0 } == nil ? "starting" : nil }
+        router.addMetricsRoute(registry: registry)
+        router.get("/v1/analysers") { [self] _, _ in jsonResponse(view(), pretty: true) }
+        return router
+    }
+}
