@@ -61,10 +61,17 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        .target(
+            name: "Pipeline",
+            dependencies: [
+                "Common", "Ingest", "Dispatcher", "Analyser",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "logdist",
             dependencies: [
-                "Common", "Ingest", "Dispatcher", "Analyser",
+                "Common", "Ingest", "Dispatcher", "Analyser", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -91,7 +98,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "Common", "Ingest", "Dispatcher", "Analyser", "KafkaTestSupport",
+                "Common", "Ingest", "Dispatcher", "Analyser", "Pipeline", "KafkaTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

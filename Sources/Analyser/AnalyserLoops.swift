@@ -10,7 +10,7 @@ struct AnalyserLoops: Service {
 
     func run() async throws {
         try await start()
-        try await cancelWhenGracefulShutdown {
+        try await runUntilGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await consumeLoop() }
                 group.addTask { try await heartbeatLoop() }

@@ -13,7 +13,7 @@ struct HeartbeatReader: Service {
         config.isolationLevel = .readUncommitted
         let consumer = try KafkaConsumer(configuration: config, logger: service.logger)
         try consumer.assign([TopicPartitionOffset(service.config.topics.heartbeats, 0, KafkaOffset.beginning)])
-        try await cancelWhenGracefulShutdown {
+        try await runUntilGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await readLoop(consumer) }
                 group.addTask { try await evaluateLoop() }

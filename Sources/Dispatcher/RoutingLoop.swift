@@ -33,7 +33,7 @@ struct RoutingLoop: Service {
         let sink = try await makeSink()
         try consumer.subscribe([service.config.topics.packets])
         let service = service
-        try await cancelWhenGracefulShutdown {
+        try await runUntilGracefulShutdown {
             var router = BatchRouter(service: service, consumer: consumer, sink: sink, revocations: revocations)
             try await router.loop()
         }

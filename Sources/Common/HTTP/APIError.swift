@@ -52,7 +52,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable {
 /// A JSON response from an `Encodable` value.
 public func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok, pretty: Bool = false) -> Response {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted] : [.sortedKeys]
+    encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
     let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
     return Response(
         status: status, headers: [.contentType: "application/json"],

@@ -34,8 +34,15 @@ public struct BackgroundService: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await body()
-        }
+        try await runUntilGracefulShutdown(body)
+    }
+}
+
+/// Runs `body` until graceful shutdown cancels it; the cancellation that ends it is not an error.
+public func runUntilGracefulShutdown(_ body: @escaping @Sendable () async throws -> Void) async throws {
+    do {
+        try await cancelWhenGracefulShutdown { try await body() }
+    } catch is CancellationError {
+        return
     }
 }

@@ -14,13 +14,6 @@ struct PathSegment {
     }
 }
 
-/// A key of an open object, kept until the object closes to catch duplicates.
-struct KeyEntry {
-    var token: StringToken
-    /// FNV-1a of the unescaped bytes: a cheap first test before comparing.
-    var hash: UInt64
-}
-
 extension JSONScanner {
     /// Objects up to this many keys are checked for duplicates as each key arrives; bigger ones are sorted on close.
     static var linearKeyLimit: Int { 16 }
@@ -53,45 +46,50 @@ extension JSONScanner {
     mutating func endObject() throws(ValidationError) {
         let base = path[path.count - 1].keysBase
         if keys.count - base > Self.linearKeyLimit {
-            // Sort by (hash, length) so equal keys sit together: O(n log n) however many keys an attacker sends.
-            keys[base...].sort { ($0.hash, $0.token.length) < ($1.hash, $1.token.length) }
-            for index in (base + 1)..<keys.count {
-                var other = index - 1
-                while other >= base, keys[other].hash == keys[index].hash,
-                    keys[other].token.length == keys[index].token.length
-                {
-                    if sameKey(keys[other].token, keys[index].token) {
-                        path[path.count - 1].key = keys[index].token
-                        throw duplicateKey(keys[index].token)
-                    }
-                    other -= 1
-                }
-            }
+            try checkDuplicatesBySorting(keys[base...])
         }
         keys.removeSubrange(base...)
         path.removeLast()
     }
 
+    /// Sorts by (hash, length) so equal keys sit together: O(n log n) however many keys an attacker sends.
+    private mutating func checkDuplicatesBySorting(_ keys: ArraySlice<StringToken>) throws(ValidationError) {
+        let sorted = keys.map { (hash: keyHash($0), token: $0) }.sorted {
+            ($0.hash, $0.token.length) < ($1.hash, $1.token.length)
+        }
+        for index in sorted.indices.dropFirst() {
+            var other = index - 1
+            while other >= 0, sorted[other].hash == sorted[index].hash,
+                sorted[other].token.length == sorted[index].token.length
+            {
+                if sameKey(sorted[other].token, sorted[index].token) {
+                    path[path.count - 1].key = sorted[index].token
+                    throw duplicateKey(sorted[index].token)
+                }
+                other -= 1
+            }
+        }
+    }
+
     /// Reads a member's key at `pos`, its colon, and the whitespace before the value; the key joins the path.
     mutating func readKey() throws(ValidationError) -> StringToken {
-        let top = path.count - 1
-        path[top].key = nil  // an error in or before the key is about the object, not the previous member
-        guard pos < end, bytes[pos] == Byte.quote else { throw unexpected("a '\"' to start a key") }
+        // An error in or before the key is about the object, not its previous member.
+        readingKey = true
+        guard pos < end, bytes[pos] == JSONByte.quote else { throw unexpected("a '\"' to start a key") }
         let token = try scanString()
-        let hash = keyHash(token)
+        readingKey = false
+        let top = path.count - 1
         let base = path[top].keysBase
         path[top].key = token
         if keys.count - base < Self.linearKeyLimit {
-            for index in base..<keys.count
-            where keys[index].hash == hash && keys[index].token.length == token.length
-                && sameKey(keys[index].token, token)
-            {
+            // Known keys mostly differ in length, so this rarely compares a byte.
+            for index in base..<keys.count where keys[index].length == token.length && sameKey(keys[index], token) {
                 throw duplicateKey(token)
             }
         }
-        keys.append(KeyEntry(token: token, hash: hash))
+        keys.append(token)
         skipWhitespace()
-        guard pos < end, bytes[pos] == Byte.colon else { throw unexpected("':' after a key") }
+        guard pos < end, bytes[pos] == JSONByte.colon else { throw unexpected("':' after a key") }
         pos += 1
         skipWhitespace()
         return token
@@ -111,11 +109,24 @@ extension JSONScanner {
     private func sameKey(_ a: StringToken, _ b: StringToken) -> Bool {
         guard a.length == b.length else { return false }
         if !a.isEscaped, !b.isEscaped {
-            return bytes[a.start..<a.end].elementsEqual(bytes[b.start..<b.end])
+            var offset = 0
+            while offset &+ 8 <= a.length {
+                guard
+                    bytes.loadUnaligned(fromByteOffset: a.start + offset, as: UInt64.self)
+                        == bytes.loadUnaligned(fromByteOffset: b.start + offset, as: UInt64.self)
+                else { return false }
+                offset += 8
+            }
+            while offset < a.length {
+                guard bytes[a.start + offset] == bytes[b.start + offset] else { return false }
+                offset += 1
+            }
+            return true
         }
         return unescapedBytes(a) == unescapedBytes(b)
     }
 
+    /// FNV-1a of the unescaped bytes.
     private func keyHash(_ token: StringToken) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         if token.isEscaped {
@@ -137,9 +148,9 @@ extension JSONScanner {
     /// The path being read, like `messages[3].attributes.k`; nil at the top level. `member` is appended as a key.
     func fieldPath(appending member: String? = nil, droppingLast drop: Int = 0) -> String? {
         var text = ""
-        for segment in path.dropLast(drop) {
+        for (depth, segment) in path.dropLast(drop).enumerated() {
             if segment.isObject {
-                guard let key = segment.key else { continue }
+                guard let key = segment.key, !(readingKey && depth == path.count - 1) else { continue }
                 if !text.isEmpty { text += "." }
                 text += makeString(key)
             } else {
@@ -151,10 +162,12 @@ extension JSONScanner {
     }
 
     /// Records a semantic problem (422) at the current path unless an earlier one was recorded.
-    mutating func note(_ error: String, _ detail: String, member: String? = nil, droppingLast drop: Int = 0) {
-        guard problem == nil else { return }
+    mutating func note(
+        _ error: String, _ detail: @autoclosure () -> String, member: String? = nil, droppingLast drop: Int = 0
+    ) {
+        guard problem == nil else { return }  // the detail is only built for the one problem reported
         problem = ValidationError(
-            error: error, field: fieldPath(appending: member, droppingLast: drop), detail: detail, status: 422)
+            error: error, field: fieldPath(appending: member, droppingLast: drop), detail: detail(), status: 422)
     }
 
     func malformed(_ detail: String) -> ValidationError {

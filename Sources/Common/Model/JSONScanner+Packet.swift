@@ -15,7 +15,7 @@ extension JSONScanner {
     mutating func scanPacket(limits: PacketLimits, decode: Bool) throws(ValidationError) -> ScannedPacket {
         skipWhitespace()
         guard pos < end else { throw .emptyBody }
-        guard bytes[pos] == Byte.openBrace else {
+        guard bytes[pos] == JSONByte.openBrace else {
             try skipValue()
             try expectEnd()
             throw ValidationError(error: "wrong_type", field: nil, detail: "a packet is a JSON object", status: 422)
@@ -24,7 +24,7 @@ extension JSONScanner {
         var hasID = false
         var hasMessages = false
         try beginObject()
-        if !consume(Byte.closeBrace) {
+        if !consume(JSONByte.closeBrace) {
             repeat {
                 let key = try readKey()
                 switch key.length {
@@ -44,15 +44,19 @@ extension JSONScanner {
             } while try nextMember()
         }
         try endObject()
-        if !hasID { note("missing_field", "a packet needs an \"id\": a string of 1 to \(limits.maxIDBytes) bytes", member: "id") }
-        if !hasMessages { note("missing_field", "a packet needs \"messages\": an array of message objects", member: "messages") }
+        if !hasID {
+            note("missing_field", "a packet needs an \"id\": a string of 1 to \(limits.maxIDBytes) bytes", member: "id")
+        }
+        if !hasMessages {
+            note("missing_field", "a packet needs \"messages\": an array of message objects", member: "messages")
+        }
         try expectEnd()
         if let problem { throw problem }
         return packet
     }
 
     private mutating func scanID(limits: PacketLimits) throws(ValidationError) -> String {
-        guard current == Byte.quote else {
+        guard current == JSONByte.quote else {
             note("wrong_type", "\"id\" must be a string of 1 to \(limits.maxIDBytes) bytes")
             try skipValue()
             return ""
@@ -70,14 +74,16 @@ extension JSONScanner {
     /// An optional epoch-milliseconds timestamp: a non-negative integer that fits 64 bits, or null.
     private mutating func scanTimestamp() throws(ValidationError) -> Int64? {
         if try scanNull() { return nil }
-        guard let byte = current, byte == Byte.minus || isDigit(byte) else {
+        guard let byte = current, byte == JSONByte.minus || isDigit(byte) else {
             note("wrong_type", "\"timestamp\" must be an integer: epoch milliseconds")
             try skipValue()
             return nil
         }
         let number = try scanNumber()
         if !number.isInteger {
-            note("wrong_type", "\"timestamp\" must be an integer number of epoch milliseconds, without fraction or exponent")
+            note(
+                "wrong_type",
+                "\"timestamp\" must be an integer number of epoch milliseconds, without fraction or exponent")
         } else if number.overflows {
             note("invalid_value", "\"timestamp\" is too large for epoch milliseconds")
         } else if number.isNegative && number.value != 0 {
@@ -90,7 +96,7 @@ extension JSONScanner {
 
     private mutating func scanOptionalString() throws(ValidationError) -> String? {
         if try scanNull() { return nil }
-        guard current == Byte.quote else {
+        guard current == JSONByte.quote else {
             note("wrong_type", "must be a string")
             try skipValue()
             return nil
@@ -101,13 +107,13 @@ extension JSONScanner {
     private mutating func scanMessages(
         into packet: inout ScannedPacket, limits: PacketLimits, decode: Bool
     ) throws(ValidationError) {
-        guard current == Byte.openBracket else {
+        guard current == JSONByte.openBracket else {
             note("wrong_type", "\"messages\" must be an array of message objects")
             try skipValue()
             return
         }
         try beginArray()
-        if consume(Byte.closeBracket) {
+        if consume(JSONByte.closeBracket) {
             path.removeLast()
             note("invalid_value", "\"messages\" must hold at least one message")
             return
@@ -118,7 +124,7 @@ extension JSONScanner {
             if count > limits.maxMessages {
                 note("too_many_messages", "a packet holds at most \(limits.maxMessages) messages", droppingLast: 1)
             }
-            if current == Byte.openBrace {
+            if current == JSONByte.openBrace {
                 let message = try scanMessage(limits: limits, decode: decode)
                 if decode, problem == nil { packet.messages.append(message) }
             } else {
@@ -135,7 +141,7 @@ extension JSONScanner {
         var hasLevel = false
         var hasText = false
         try beginObject()
-        if !consume(Byte.closeBrace) {
+        if !consume(JSONByte.closeBrace) {
             repeat {
                 let key = try readKey()
                 switch key.length {
@@ -163,7 +169,7 @@ extension JSONScanner {
     private static var levelNames: String { "one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL" }
 
     private mutating func scanLevel() throws(ValidationError) -> LogLevel? {
-        guard current == Byte.quote else {
+        guard current == JSONByte.quote else {
             note("wrong_type", "\"level\" must be a string, \(Self.levelNames)")
             try skipValue()
             return nil
@@ -178,7 +184,7 @@ extension JSONScanner {
     }
 
     private mutating func scanText(limits: PacketLimits, decode: Bool) throws(ValidationError) -> String {
-        guard current == Byte.quote else {
+        guard current == JSONByte.quote else {
             note("wrong_type", "\"message\" must be a string")
             try skipValue()
             return ""
@@ -194,14 +200,14 @@ extension JSONScanner {
     /// An optional object of any values; returns its member count.
     private mutating func scanAttributes() throws(ValidationError) -> Int {
         if try scanNull() { return 0 }
-        guard current == Byte.openBrace else {
+        guard current == JSONByte.openBrace else {
             note("wrong_type", "\"attributes\" must be an object")
             try skipValue()
             return 0
         }
         try beginObject()
         var count = 0
-        if !consume(Byte.closeBrace) {
+        if !consume(JSONByte.closeBrace) {
             repeat {
                 _ = try readKey()
                 try skipValue()

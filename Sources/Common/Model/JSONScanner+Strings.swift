@@ -27,10 +27,10 @@ extension JSONScanner {
                 throw unexpected("the closing '\"' of the string that starts at byte \(start - 1)")
             }
             let byte = bytes[index]
-            if byte == Byte.quote {
+            if byte == JSONByte.quote {
                 pos = index + 1
                 return StringToken(start: start, end: index, isEscaped: isEscaped, length: index - start - saved)
-            } else if byte == Byte.backslash {
+            } else if byte == JSONByte.backslash {
                 isEscaped = true
                 let (next, decoded) = try scanEscape(at: index)
                 saved += next - index - decoded
@@ -50,8 +50,8 @@ extension JSONScanner {
     @inline(__always) static func needsAttention(_ word: UInt64) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
-        let quotes = word ^ (ones &* UInt64(Byte.quote))
-        let backslashes = word ^ (ones &* UInt64(Byte.backslash))
+        let quotes = word ^ (ones &* UInt64(JSONByte.quote))
+        let backslashes = word ^ (ones &* UInt64(JSONByte.backslash))
         let hasQuote = (quotes &- ones) & ~quotes
         let hasBackslash = (backslashes &- ones) & ~backslashes
         let hasControl = word &- ones &* 0x20
@@ -65,16 +65,17 @@ extension JSONScanner {
             throw unexpected("an escape after '\\'")
         }
         switch bytes[index + 1] {
-        case Byte.quote, Byte.backslash, Byte.slash, Byte.b, Byte.f, Byte.n, Byte.r, Byte.t:
+        case JSONByte.quote, JSONByte.backslash, JSONByte.slash, JSONByte.b, JSONByte.f, JSONByte.n, JSONByte.r,
+            JSONByte.t:
             return (index + 2, 1)
-        case Byte.u:
+        case JSONByte.u:
             guard let unit = hex4(at: index + 2) else {
                 pos = index
                 throw malformed("\\u at byte \(index) must be followed by four hex digits")
             }
             switch unit {
             case 0xD800..<0xDC00:
-                guard index + 12 <= end, bytes[index + 6] == Byte.backslash, bytes[index + 7] == Byte.u,
+                guard index + 12 <= end, bytes[index + 6] == JSONByte.backslash, bytes[index + 7] == JSONByte.u,
                     let low = hex4(at: index + 8), (0xDC00..<0xE000).contains(low)
                 else {
                     pos = index
@@ -119,12 +120,20 @@ extension JSONScanner {
         let continuations: Int
         switch lead {
         case 0xC2...0xDF: continuations = 1
-        case 0xE0: continuations = 2; low = 0xA0  // below is overlong
+        case 0xE0:
+            continuations = 2
+            low = 0xA0  // below is overlong
         case 0xE1...0xEC, 0xEE...0xEF: continuations = 2
-        case 0xED: continuations = 2; high = 0x9F  // above is a UTF-16 surrogate
-        case 0xF0: continuations = 3; low = 0x90  // below is overlong
+        case 0xED:
+            continuations = 2
+            high = 0x9F  // above is a UTF-16 surrogate
+        case 0xF0:
+            continuations = 3
+            low = 0x90  // below is overlong
         case 0xF1...0xF3: continuations = 3
-        case 0xF4: continuations = 3; high = 0x8F  // above is past U+10FFFF
+        case 0xF4:
+            continuations = 3
+            high = 0x8F  // above is past U+10FFFF
         default: throw invalidUTF8(at: index, "byte \(describe(lead)) cannot start a UTF-8 sequence")
         }
         guard index + continuations < end else {
@@ -173,7 +182,7 @@ extension JSONScanner {
         var written = 0
         while index < token.end {
             var runEnd = index
-            while runEnd < token.end, bytes[runEnd] != Byte.backslash { runEnd += 1 }
+            while runEnd < token.end, bytes[runEnd] != JSONByte.backslash { runEnd += 1 }
             let run = runEnd - index
             guard written + run <= out.count else { return written }
             if run > 0 {
@@ -185,15 +194,16 @@ extension JSONScanner {
             guard index + 1 < token.end else { return written }
             var scalar: UInt32
             switch bytes[index + 1] {
-            case Byte.b: scalar = 0x08
-            case Byte.f: scalar = 0x0C
-            case Byte.n: scalar = 0x0A
-            case Byte.r: scalar = 0x0D
-            case Byte.t: scalar = 0x09
-            case Byte.u:
+            case JSONByte.b: scalar = 0x08
+            case JSONByte.f: scalar = 0x0C
+            case JSONByte.n: scalar = 0x0A
+            case JSONByte.r: scalar = 0x0D
+            case JSONByte.t: scalar = 0x09
+            case JSONByte.u:
                 scalar = hex4(at: index + 2) ?? 0xFFFD
                 index += 6
-                if (0xD800..<0xDC00).contains(scalar), index + 6 <= token.end, bytes[index] == Byte.backslash, bytes[index + 1] == Byte.u,
+                if (0xD800..<0xDC00).contains(scalar), index + 6 <= token.end, bytes[index] == JSONByte.backslash,
+                    bytes[index + 1] == JSONByte.u,
                     let low = hex4(at: index + 2), (0xDC00..<0xE000).contains(low)
                 {
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)

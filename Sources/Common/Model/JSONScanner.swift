@@ -14,32 +14,36 @@ struct JSONScanner {
     /// One entry per open container: the member or element being read. Doubles as the parse stack.
     var path: [PathSegment] = []
     /// Keys of all open objects, for duplicate detection; each object owns the tail from its `keysBase`.
-    var keys: [KeyEntry] = []
+    var keys: [StringToken] = []
     /// The first semantic (422) problem; reported only once the whole body is known to be well-formed.
     var problem: ValidationError?
+    /// Whether the innermost object's next key is being read (so the path leaves out its previous key).
+    var readingKey = false
 
     init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) {
         self.bytes = bytes
         self.end = bytes.count
         self.maxDepth = maxDepth
+        path.reserveCapacity(8)
+        keys.reserveCapacity(32)
     }
 
     // MARK: Whitespace and punctuation
 
-    mutating func skipWhitespace() {
+    @inline(__always) mutating func skipWhitespace() {
         while pos < end {
             switch bytes[pos] {
-            case Byte.space, Byte.tab, Byte.newline, Byte.carriageReturn: pos += 1
+            case JSONByte.space, JSONByte.tab, JSONByte.newline, JSONByte.carriageReturn: pos += 1
             default: return
             }
         }
     }
 
     /// The byte at `pos`, or nil at the end.
-    var current: UInt8? { pos < end ? bytes[pos] : nil }
+    @inline(__always) var current: UInt8? { pos < end ? bytes[pos] : nil }
 
     /// Consumes `byte` (and the whitespace after it) when it is next.
-    mutating func consume(_ byte: UInt8) -> Bool {
+    @inline(__always) mutating func consume(_ byte: UInt8) -> Bool {
         guard pos < end, bytes[pos] == byte else { return false }
         pos += 1
         skipWhitespace()
@@ -49,8 +53,8 @@ struct JSONScanner {
     /// After an object member: true when a `,` (another member follows), false when the closing `}`.
     mutating func nextMember() throws(ValidationError) -> Bool {
         skipWhitespace()
-        if consume(Byte.comma) { return true }
-        if pos < end, bytes[pos] == Byte.closeBrace {
+        if consume(JSONByte.comma) { return true }
+        if pos < end, bytes[pos] == JSONByte.closeBrace {
             pos += 1
             return false
         }
@@ -60,11 +64,11 @@ struct JSONScanner {
     /// After an array element: true when a `,` (the next element's index is set), false when the closing `]`.
     mutating func nextElement() throws(ValidationError) -> Bool {
         skipWhitespace()
-        if consume(Byte.comma) {
+        if consume(JSONByte.comma) {
             path[path.count - 1].index += 1
             return true
         }
-        if pos < end, bytes[pos] == Byte.closeBracket {
+        if pos < end, bytes[pos] == JSONByte.closeBracket {
             pos += 1
             return false
         }
@@ -90,28 +94,28 @@ struct JSONScanner {
         value: while true {
             guard pos < end else { throw unexpected("a value") }
             switch bytes[pos] {
-            case Byte.openBrace:
+            case JSONByte.openBrace:
                 try beginObject()
-                if pos < end, bytes[pos] == Byte.closeBrace {
+                if pos < end, bytes[pos] == JSONByte.closeBrace {
                     pos += 1
                     try endObject()
                 } else {
                     _ = try readKey()
                     continue value
                 }
-            case Byte.openBracket:
+            case JSONByte.openBracket:
                 try beginArray()
-                if pos < end, bytes[pos] == Byte.closeBracket {
+                if pos < end, bytes[pos] == JSONByte.closeBracket {
                     pos += 1
                     path.removeLast()
                 } else {
                     continue value
                 }
-            case Byte.quote: _ = try scanString()
-            case Byte.minus, Byte.zero...Byte.nine: _ = try scanNumber()
-            case Byte.t: try scanLiteral("true")
-            case Byte.f: try scanLiteral("false")
-            case Byte.n: try scanLiteral("null")
+            case JSONByte.quote: _ = try scanString()
+            case JSONByte.minus, JSONByte.zero...JSONByte.nine: _ = try scanNumber()
+            case JSONByte.t: try scanLiteral("true")
+            case JSONByte.f: try scanLiteral("false")
+            case JSONByte.n: try scanLiteral("null")
             default: throw unexpected("a value")
             }
             // A value ended: close every container that ends here, or step to the next member or element.
@@ -133,7 +137,7 @@ struct JSONScanner {
 
     /// Scans `null` when it is next; false (nothing consumed) for anything else.
     mutating func scanNull() throws(ValidationError) -> Bool {
-        guard pos < end, bytes[pos] == Byte.n else { return false }
+        guard pos < end, bytes[pos] == JSONByte.n else { return false }
         try scanLiteral("null")
         return true
     }
@@ -152,13 +156,13 @@ struct JSONScanner {
     /// Scans a number at `pos`; its value when it is an integer that fits `Int64`.
     mutating func scanNumber() throws(ValidationError) -> NumberToken {
         var token = NumberToken()
-        if bytes[pos] == Byte.minus {
+        if bytes[pos] == JSONByte.minus {
             token.isNegative = true
             pos += 1
         }
         guard pos < end, isDigit(bytes[pos]) else { throw unexpected("a digit") }
         var magnitude: UInt64 = 0
-        if bytes[pos] == Byte.zero {
+        if bytes[pos] == JSONByte.zero {
             pos += 1
             if pos < end, isDigit(bytes[pos]) {
                 throw malformed("a number must not have leading zeros (byte \(pos))")
@@ -167,22 +171,22 @@ struct JSONScanner {
             while pos < end, isDigit(bytes[pos]) {
                 if !token.overflows {
                     let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
-                    let (sum, o2) = times10.addingReportingOverflow(UInt64(bytes[pos] &- Byte.zero))
+                    let (sum, o2) = times10.addingReportingOverflow(UInt64(bytes[pos] &- JSONByte.zero))
                     if o1 || o2 || sum > UInt64(Int64.max) { token.overflows = true } else { magnitude = sum }
                 }
                 pos += 1
             }
         }
-        if pos < end, bytes[pos] == Byte.dot {
+        if pos < end, bytes[pos] == JSONByte.dot {
             token.isInteger = false
             pos += 1
             guard pos < end, isDigit(bytes[pos]) else { throw unexpected("a digit after '.'") }
             while pos < end, isDigit(bytes[pos]) { pos += 1 }
         }
-        if pos < end, bytes[pos] | 0x20 == Byte.e {
+        if pos < end, bytes[pos] | 0x20 == JSONByte.e {
             token.isInteger = false
             pos += 1
-            if pos < end, bytes[pos] == Byte.plus || bytes[pos] == Byte.minus { pos += 1 }
+            if pos < end, bytes[pos] == JSONByte.plus || bytes[pos] == JSONByte.minus { pos += 1 }
             guard pos < end, isDigit(bytes[pos]) else { throw unexpected("a digit in the exponent") }
             while pos < end, isDigit(bytes[pos]) { pos += 1 }
         }
@@ -190,7 +194,7 @@ struct JSONScanner {
         return token
     }
 
-    @inline(__always) func isDigit(_ byte: UInt8) -> Bool { byte &- Byte.zero < 10 }
+    @inline(__always) func isDigit(_ byte: UInt8) -> Bool { byte &- JSONByte.zero < 10 }
 }
 
 /// A scanned number: whether it is an integer (no fraction, no exponent) and its value when that fits `Int64`.
@@ -202,7 +206,7 @@ struct NumberToken {
 }
 
 /// The JSON bytes the scanner looks for.
-enum Byte {
+enum JSONByte {
     static let tab: UInt8 = 0x09
     static let newline: UInt8 = 0x0A
     static let carriageReturn: UInt8 = 0x0D

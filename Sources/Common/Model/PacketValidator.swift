@@ -22,12 +22,17 @@ public enum PacketValidator {
 
     /// Fully decodes one packet, message texts unescaped, for the analyser; same rules and errors as `validate`.
     public static func decode(_ bytes: [UInt8], limits: PacketLimits) throws(ValidationError) -> Packet {
-        try bytes.withUnsafeBytes { raw in Result { () throws(ValidationError) in
-            guard raw.count <= limits.maxBodyBytes else { throw .bodyTooLarge(raw.count, limit: limits.maxBodyBytes) }
-            var scanner = JSONScanner(raw, maxDepth: limits.maxDepth)
-            let packet = try scanner.scanPacket(limits: limits, decode: true)
-            return Packet(id: packet.id, timestamp: packet.timestamp, source: packet.source, messages: packet.messages)
-        } }.get()
+        try bytes.withUnsafeBytes { raw in
+            Result { () throws(ValidationError) in
+                guard raw.count <= limits.maxBodyBytes else {
+                    throw .bodyTooLarge(raw.count, limit: limits.maxBodyBytes)
+                }
+                var scanner = JSONScanner(raw, maxDepth: limits.maxDepth)
+                let packet = try scanner.scanPacket(limits: limits, decode: true)
+                return Packet(
+                    id: packet.id, timestamp: packet.timestamp, source: packet.source, messages: packet.messages)
+            }
+        }.get()
     }
 
     /// The byte ranges of each element of a JSON array body (`[ {...}, {...} ]`), whitespace excluded.
@@ -41,7 +46,7 @@ public enum PacketValidator {
         var scanner = JSONScanner(bytes, maxDepth: limits.maxDepth)
         scanner.skipWhitespace()
         guard let first = scanner.current else { throw .emptyBody }
-        guard first == Byte.openBracket else {
+        guard first == JSONByte.openBracket else {
             throw ValidationError(
                 error: "malformed_json", field: nil,
                 detail: "a batch is a JSON array of packets, [ {...}, {...} ], or NDJSON", status: 400)
@@ -49,7 +54,7 @@ public enum PacketValidator {
         scanner.depthBase = 1
         try scanner.beginArray()
         var ranges: [Range<Int>] = []
-        if !scanner.consume(Byte.closeBracket) {
+        if !scanner.consume(JSONByte.closeBracket) {
             repeat {
                 let start = scanner.pos
                 try scanner.skipValue()
@@ -70,16 +75,16 @@ public enum PacketValidator {
         var lineStart = 0
         var blank = true
         for index in 0...bytes.count {
-            let byte = index < bytes.count ? bytes[index] : Byte.newline
+            let byte = index < bytes.count ? bytes[index] : JSONByte.newline
             switch byte {
-            case Byte.newline:
+            case JSONByte.newline:
                 if !blank {
-                    let lineEnd = index > lineStart && bytes[index - 1] == Byte.carriageReturn ? index - 1 : index
+                    let lineEnd = index > lineStart && bytes[index - 1] == JSONByte.carriageReturn ? index - 1 : index
                     ranges.append(lineStart..<lineEnd)
                 }
                 lineStart = index + 1
                 blank = true
-            case Byte.space, Byte.tab, Byte.carriageReturn:
+            case JSONByte.space, JSONByte.tab, JSONByte.carriageReturn:
                 break
             default:
                 blank = false

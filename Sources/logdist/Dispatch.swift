@@ -1,0 +1,51 @@
+import ArgumentParser
+import Common
+import Dispatcher
+
+extension DeliveryMode: ExpressibleByArgument {}
+
+struct Dispatch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Assign every packet to one healthy analyser, in proportion to the weights.",
+        discussion: """
+            Member of the consumer group <namespace>.dispatcher on <namespace>.packets; run as many as you like.
+            Reads <namespace>.heartbeats from the beginning for the live table. GET /v1/analysers, /metrics, /health/*.
+            """)
+
+    @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var http: HTTPOptions
+    @OptionGroup var log: LogOptions
+    @Option(help: "Port (env LOGDIST_DISPATCHER_PORT; default 8090).") var port: Int?
+    @Option(help: "exactly-once or at-least-once (env LOGDIST_DELIVERY; default: exactly-once on a real cluster, at-least-once on the embedded broker).")
+    var delivery: DeliveryMode?
+    @Option(help: "An analyser is down when its last heartbeat is older than this (env LOGDIST_HEARTBEAT_TIMEOUT_MS; default 1500).")
+    var heartbeatTimeoutMs: Int?
+    @Option(help: "An analyser lagging by this many packets or more gets none until it catches up (env LOGDIST_MAX_LAG; default 100000).")
+    var maxLag: Int64?
+    @Option(help: "Commit a batch after this many milliseconds (env LOGDIST_COMMIT_INTERVAL_MS; default 100).") var commitIntervalMs: Int?
+    @Option(help: "… or after this many packets (env LOGDIST_BATCH_SIZE; default 5000).") var batchSize: Int?
+    @Option(help: "Stable id of this instance; its transactional id derives from it (env LOGDIST_INSTANCE_ID; default the host name).")
+    var instanceId: String?
+    @Option(help: "Admin token the dashboard uses for analysers' fail/begin (env LOGDIST_ADMIN_TOKEN).") var adminToken: String?
+
+    func run() async throws {
+        let logger = try log.bootstrap(label: "logdist.dispatcher")
+        var config = DispatcherConfig(
+            kafka: try kafka.kafkaConfig(), topics: kafka.topics,
+            http: try http.settings(port: try setting(port, "LOGDIST_DISPATCHER_PORT", default: 8090)),
+            instanceID: instanceId ?? env("LOGDIST_INSTANCE_ID"))
+        if let delivery {
+            config.delivery = delivery
+        } else if let text = env("LOGDIST_DELIVERY") {
+            guard let mode = DeliveryMode(rawValue: text) else { throw ValidationError("LOGDIST_DELIVERY=\(text): use exactly-once or at-least-once") }
+            config.delivery = mode
+        }
+        config.policy = HealthPolicy(
+            heartbeatTimeout: .milliseconds(try setting(heartbeatTimeoutMs, "LOGDIST_HEARTBEAT_TIMEOUT_MS", default: 1500)),
+            maxLag: try setting(maxLag, "LOGDIST_MAX_LAG", default: 100_000))
+        config.commitInterval = .milliseconds(try setting(commitIntervalMs, "LOGDIST_COMMIT_INTERVAL_MS", default: 100))
+        config.batchSize = try setting(batchSize, "LOGDIST_BATCH_SIZE", default: 5000)
+        config.adminToken = try BearerToken.option(value: adminToken, file: nil, env: "LOGDIST_ADMIN_TOKEN")
+        try await DispatcherService(config: config, logger: logger).run()
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Common
+import Ingest
+
+struct IngestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Accept packets over HTTP and write them durably to <namespace>.packets.",
+        discussion: """
+            Routes: POST /v1/packets, POST /v1/packets:batch (NDJSON or a JSON array; ?partial=true for per-item results),
+            POST /distributor/packet (logdistributor's route), GET /health/live, GET /health/ready, GET /metrics.
+            202 only after Kafka acknowledged every packet of the request (acks=all, idempotent producer).
+            """)
+
+    @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var http: HTTPOptions
+    @OptionGroup var log: LogOptions
+    @Option(help: "Port (env LOGDIST_INGEST_PORT; default 8080).") var port: Int?
+    @Option(help: "Bearer token required on ingest routes (env LOGDIST_INGEST_TOKEN). Prefer --token-file.") var token: String?
+    @Option(help: "File holding the bearer token.") var tokenFile: String?
+    @Option(help: "Milliseconds to wait for Kafka's acknowledgement before answering 503 (env LOGDIST_ACK_TIMEOUT_MS; default 5000).")
+    var ackTimeoutMs: Int?
+    @Option(help: "Largest request body in bytes (env LOGDIST_MAX_BODY_BYTES; default 1048576).") var maxBodyBytes: Int?
+    @Option(help: "Most messages per packet (env LOGDIST_MAX_MESSAGES; default 10000).") var maxMessages: Int?
+    @Option(help: "Longest message text in bytes (env LOGDIST_MAX_MESSAGE_BYTES; default 65536).") var maxMessageBytes: Int?
+    @Option(help: "Longest packet id in bytes (env LOGDIST_MAX_ID_BYTES; default 128).") var maxIdBytes: Int?
+    @Option(help: "Producer linger.ms (env LOGDIST_LINGER_MS; default 1).") var lingerMs: Int?
+    @Option(help: "Partitions of <namespace>.packets if ingest creates it (default 6).") var partitions = 6
+    @Option(help: "Partitions of <namespace>.assigned if ingest creates it (default 3).") var analyserSlots = 3
+    @Option(help: "Replication factor for created topics (-1: the broker's default).") var replicationFactor = -1
+
+    func run() async throws {
+        let logger = try log.bootstrap(label: "logdist.ingest")
+        var config = IngestConfig(
+            kafka: try kafka.kafkaConfig(), topics: kafka.topics,
+            http: try http.settings(port: try setting(port, "LOGDIST_INGEST_PORT", default: 8080)))
+        config.token = try BearerToken.option(value: token, file: tokenFile, env: "LOGDIST_INGEST_TOKEN")
+        config.ackTimeout = .milliseconds(try setting(ackTimeoutMs, "LOGDIST_ACK_TIMEOUT_MS", default: 5000))
+        config.limits.maxBodyBytes = try setting(maxBodyBytes, "LOGDIST_MAX_BODY_BYTES", default: config.limits.maxBodyBytes)
+        config.limits.maxMessages = try setting(maxMessages, "LOGDIST_MAX_MESSAGES", default: config.limits.maxMessages)
+        config.limits.maxMessageBytes = try setting(maxMessageBytes, "LOGDIST_MAX_MESSAGE_BYTES", default: config.limits.maxMessageBytes)
+        config.limits.maxIDBytes = try setting(maxIdBytes, "LOGDIST_MAX_ID_BYTES", default: config.limits.maxIDBytes)
+        config.linger = .milliseconds(try setting(lingerMs, "LOGDIST_LINGER_MS", default: 1))
+        config.packetPartitions = partitions
+        config.analyserSlots = analyserSlots
+        config.replicationFactor = replicationFactor
+        logger.info("ingest starting", metadata: [LogKeys.bootstrap: "\(config.kafka.bootstrapServers)", "auth": "\(config.token != nil)"])
+        try await IngestService(config: config, logger: logger).run()
+    }
+}
