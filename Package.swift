@@ -79,7 +79,10 @@ let package = Package(
         ),
         .target(
             name: "KafkaTestSupport",
-            dependencies: ["Common", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Common", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Tests/KafkaTestSupport"
         ),
         .testTarget(name: "CommonTests", dependencies: ["Common", "KafkaTestSupport"]),

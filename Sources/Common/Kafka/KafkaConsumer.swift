@@ -47,6 +47,8 @@ public final class KafkaConsumer: Sendable {
         /// `auto.offset.reset`: `earliest`, `latest`, or `error` to surface out-of-range positions to the caller.
         public var autoOffsetReset = "earliest"
         public var clientName = "consumer"
+        /// More defaults for this client (pass-through properties still win).
+        public var defaults: [String: String] = [:]
 
         public init(kafka: KafkaConfig, groupID: String?) {
             self.kafka = kafka
@@ -56,7 +58,7 @@ public final class KafkaConsumer: Sendable {
         func properties() -> [String: String] {
             // librdkafka needs a group id even for manual assignment; a private one is never joined or committed.
             let group = groupID ?? "logdist.reader.\(UUID().uuidString.lowercased())"
-            return kafka.resolved(defaults: [
+            return kafka.resolved(defaults: defaults.merging([
                 "group.id": group,
                 "client.id": "logdist-\(clientName)",
                 "enable.auto.commit": "false",
@@ -67,7 +69,7 @@ public final class KafkaConsumer: Sendable {
                 // Answer fetches within 10 ms when there is nothing new: the embedded broker holds an empty fetch
                 // for the whole wait even when data arrives, and low latency is the point of this pipeline.
                 "fetch.wait.max.ms": "10",
-            ])
+            ]) { mine, _ in mine })
         }
     }
 

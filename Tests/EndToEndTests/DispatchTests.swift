@@ -1,0 +1,77 @@
+import Analyser
+import Common
+import Dispatcher
+import Foundation
+import KafkaTestSupport
+import Pipeline
+import Testing
+
+@Suite("Dispatch end to end", .timeLimit(.minutes(3)))
+struct DispatchTests {
+    @Test("30 000 packets over analysers weighted 1:2:3 land in exact proportion, each analysed once")
+    func exactProportions() async throws {
+        let harness = try PipelineHarness(label: "proportion")
+        try await harness.run { h in
+            #expect(await h.waitHealthy(3))
+            let ids = try await h.produce(30_000, prefix: "p")
+            #expect(await h.waitAnalysed(ids))
+            #expect(h.analysed(by: "a1") == 5_000)
+            #expect(h.analysed(by: "a2") == 10_000)
+            #expect(h.analysed(by: "a3") == 15_000)
+            let counts = h.analysedCounts()
+            #expect(counts.count == 30_000)
+            #expect(counts.values.allSatisfy { $0 == 1 })
+            #expect(await eventually(timeout: .seconds(5)) { h.pipeline.dispatcher.view().dispatchedTotal == 30_000 })
+            let view = h.pipeline.dispatcher.view()
+            #expect(view.delivery == (TestCluster.externalBootstrap == nil ? .atLeastOnce : .exactlyOnce))
+        }
+    }
+
+    @Test("an analyser whose heartbeats stop gets nothing after the timeout, and its full share after it returns")
+    func failedAnalyserSkippedThenBack() async throws {
+        let harness = try PipelineHarness(label: "failover")
+        try await harness.run { h in
+            #expect(await h.waitHealthy(3))
+            let a2 = try #require(h.pipeline.analyser("a2"))
+            a2.simulateFailure()
+            let detected = await eventually(timeout: .seconds(5)) {
+                h.pipeline.dispatcher.view().analysers.first { $0.status.id == "a2" }?.status.healthy == false
+            }
+            #expect(detected)
+            let during = try await h.produce(4_000, prefix: "during")
+            #expect(await h.waitAnalysed(during))
+            let a2During = a2.analysedIDs().keys.filter { $0.hasPrefix("during-") }.count
+            #expect(a2During == 0, "a2 got \(a2During) packets while down")
+            // With a2 out, a1 and a3 split 1:3.
+            let a1During = h.pipeline.analyser("a1")!.analysedIDs().keys.filter { $0.hasPrefix("during-") }.count
+            #expect(a1During == 1_000)
+            a2.simulateBegin()
+            #expect(await h.waitHealthy(3))
+            let back = try await h.produce(6_000, prefix: "back")
+            #expect(await h.waitAnalysed(back))
+            let a2Back = a2.analysedIDs().keys.filter { $0.hasPrefix("back-") }.count
+            #expect(abs(a2Back - 2_000) <= 2, "a2 got \(a2Back) of 6000 after returning")
+            #expect(h.analysedCounts().values.allSatisfy { $0 == 1 })
+        }
+    }
+
+    @Test("all analysers down: input paused, nothing assigned; it resumes when they return")
+    func allDownPauses() async throws {
+        let harness = try PipelineHarness(label: "alldown")
+        try await harness.run { h in
+            #expect(await h.waitHealthy(3))
+            for analyser in h.pipeline.analysers { analyser.simulateFailure() }
+            #expect(await eventually(timeout: .seconds(5)) { h.pipeline.dispatcher.view().paused })
+            let before = h.pipeline.dispatcher.view().dispatchedTotal
+            let ids = try await h.produce(3_000, prefix: "held")
+            try await Task.sleep(for: .seconds(2))
+            #expect(h.pipeline.dispatcher.view().dispatchedTotal == before, "packets were assigned while every analyser was down")
+            let metrics = h.pipeline.dispatcher.registry.emitToString()
+            #expect(metrics.contains("logdist_dispatcher_paused 1"))
+            for analyser in h.pipeline.analysers { analyser.simulateBegin() }
+            #expect(await h.waitAnalysed(ids))
+            #expect(h.pipeline.dispatcher.view().paused == false)
+            #expect(h.analysedCounts().values.allSatisfy { $0 == 1 })
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Analyser
+import Common
+import Dispatcher
+import Foundation
+import KafkaTestSupport
+import Logging
+import Pipeline
+
+/// The whole pipeline in process on free ports, with helpers to feed it and to read what analysers saw.
+struct PipelineHarness: Sendable {
+    let pipeline: Pipeline
+    let logger: Logger
+
+    init(label: String, weights: [Int] = [1, 2, 3], heartbeatTimeout: Duration = .milliseconds(1500)) throws {
+        var logger = Logger(label: "logdist.e2e.\(label)")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOGDIST_TEST_LOG"] == "debug" ? .debug : .critical
+        self.logger = logger
+        var config = PipelineConfig()
+        if let bootstrap = TestCluster.externalBootstrap {
+            config.kafka = KafkaConfig(bootstrapServers: bootstrap)
+        }
+        config.namespace = "e2e-\(label)-\(UUID().uuidString.prefix(8).lowercased())"
+        config.analysers = weights.enumerated().map { AnalyserSpec(id: "a\($0.offset + 1)", weight: $0.element) }
+        config.ingestPort = 0
+        config.dispatcherPort = 0
+        config.analyserBasePort = 0
+        config.recordIDs = true
+        config.heartbeatInterval = .milliseconds(200)
+        config.heartbeatTimeout = heartbeatTimeout
+        pipeline = try Pipeline(config: config, logger: logger)
+    }
+
+    var topics: Topics { pipeline.topics }
+
+    func run<T: Sendable>(_ body: @Sendable (PipelineHarness) async throws -> T) async throws -> T {
+        try await pipeline.prepare()
+        return try await ServiceRunner.with(pipeline.services(), logger: logger) {
+            await pipeline.waitUntilListening()
+            return try await body(self)
+        }
+    }
+
+    /// Waits until the dispatcher sees `count` healthy analysers.
+    func waitHealthy(_ count: Int, timeout: Duration = .seconds(30)) async -> Bool {
+        await eventually(timeout: timeout) { pipeline.dispatcher.view().analysers.filter(\.status.healthy).count == count }
+    }
+
+    /// Produces packets straight to the packets topic (as ingest would), ids `prefix-0…`.
+    @discardableResult
+    func produce(_ count: Int, prefix: String) async throws -> [String] {
+        var config = KafkaProducer.Configuration(kafka: pipeline.kafka)
+        config.clientName = "e2e-feeder"
+        let producer = try KafkaProducer(configuration: config, logger: logger)
+        var ids: [String] = []
+        for start in stride(from: 0, to: count, by: 5000) {
+            let chunk = (start..<min(count, start + 5000)).map { "\(prefix)-\($0)" }
+            ids += chunk
+            let now = "\(epochMilliseconds())"
+            _ = try await producer.sendAll(chunk.map { id in
+                OutgoingMessage(
+                    topic: topics.packets, key: Array(id.utf8),
+                    value: Array(#"{"id":"\#(id)","source":"e2e","messages":[{"level":"INFO","message":"packet \#(id)"}]}"#.utf8),
+                    headers: [KafkaHeader(HeaderNames.ingestTime, string: now)])
+            })
+        }
+        await producer.close(timeout: .seconds(5))
+        return ids
+    }
+
+    /// Packet id → how many times analysers analysed it, across all analysers.
+    func analysedCounts() -> [String: Int] {
+        var all: [String: Int] = [:]
+        for analyser in pipeline.analysers { all.merge(analyser.analysedIDs(), uniquingKeysWith: +) }
+        return all
+    }
+
+    func analysed(by id: String) -> Int { pipeline.analyser(id)?.analysedIDs().count ?? 0 }
+
+    func waitAnalysed(_ ids: [String], timeout: Duration = .seconds(60)) async -> Bool {
+        await eventually(timeout: timeout, every: .milliseconds(200)) {
+            let counts = analysedCounts()
+            return ids.allSatisfy { counts[$0] != nil }
+        }
+    }
+}

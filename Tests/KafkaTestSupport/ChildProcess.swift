@@ -1,0 +1,65 @@
+import Foundation
+
+/// The built `logdist` binary, beside the test bundle (or `LOGDIST_BINARY`).
+public enum LogdistBinary {
+    public static var url: URL? {
+        if let path = ProcessInfo.processInfo.environment["LOGDIST_BINARY"] { return URL(fileURLWithPath: path) }
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("logdist")
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                return candidate
+            }
+            directory.deleteLastPathComponent()
+        }
+        return nil
+    }
+}
+
+/// A `logdist` subcommand in its own process, with its output captured to a file.
+public final class ChildProcess: @unchecked Sendable {
+    // Process is used from one test task at a time; @unchecked because Foundation's Process is not Sendable.
+    public let process = Process()
+    public let logURL: URL
+
+    public init(_ arguments: [String], name: String, environment: [String: String] = [:]) throws {
+        guard let binary = LogdistBinary.url else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "logdist binary not built (swift build)"])
+        }
+        logURL = FileManager.default.temporaryDirectory.appendingPathComponent("logdist-\(name)-\(UUID().uuidString.prefix(6)).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: logURL)
+        process.executableURL = binary
+        process.arguments = arguments
+        process.standardOutput = handle
+        process.standardError = handle
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        process.environment = env
+        try process.run()
+    }
+
+    public var isRunning: Bool { process.isRunning }
+
+    /// SIGKILL: no shutdown, no flush, no commit.
+    public func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM and wait: a graceful stop.
+    public func terminate() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    public var output: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    deinit {
+        if process.isRunning {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+        }
+    }
+}
