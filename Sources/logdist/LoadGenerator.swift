@@ -1,0 +1,184 @@
+import AsyncHTTPClient
+import Common
+import Foundation
+import Histogram
+import NIOCore
+import Synchronization
+
+/// What to send and how fast.
+struct LoadPlan: Sendable {
+    var url: String
+    /// Requests per second across all connections; 0 sends as fast as responses allow.
+    var rate: Double
+    var duration: Duration
+    var connections: Int
+    /// Packets per request (NDJSON to the batch route when > 1).
+    var batch: Int
+    var messagesPerPacket = 1
+    var token: String?
+    var runID = String(UUID().uuidString.prefix(8)).lowercased()
+    var levels = ["INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR"]
+}
+
+/// Counts over the whole run and per second.
+struct LoadTotals: Sendable {
+    var requests = 0
+    var packetsAccepted = 0
+    var statuses: [Int: Int] = [:]
+    var errors = 0
+    var latency = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+    var acceptedIDs: [String] = []
+
+    mutating func record(status: Int, accepted: Int, latency: UInt64) {
+        requests += 1
+        if status < 0 { errors += 1 } else { statuses[status, default: 0] += 1 }
+        packetsAccepted += accepted
+        _ = self.latency.record(latency)
+    }
+
+    mutating func merge(_ other: LoadTotals) {
+        requests += other.requests
+        packetsAccepted += other.packetsAccepted
+        statuses.merge(other.statuses, uniquingKeysWith: +)
+        errors += other.errors
+        latency.add(other.latency)
+        acceptedIDs += other.acceptedIDs
+    }
+}
+
+/// An HTTP load generator for the ingest API: open-loop at a fixed rate (latency counted from the moment a request
+/// was due, so a slow server cannot hide its queueing), or closed-loop as fast as possible.
+struct LoadGenerator: Sendable {
+    let plan: LoadPlan
+    let keepIDs: Bool
+
+    /// Runs the plan; `progress` is called about once a second with the counts of that second.
+    func run(progress: @escaping @Sendable (Int, LoadTotals) -> Void) async throws -> (LoadTotals, Duration) {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: plan.connections)
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let window = SharedTotals()
+        let started = ContinuousClock.now
+        let end = started.advanced(by: plan.duration)
+        var url = plan.url
+        if plan.batch > 1, url.hasSuffix("/v1/packets") { url += ":batch" }
+        let target = url
+        let totals: LoadTotals
+        do {
+            totals = try await withThrowingTaskGroup(of: LoadTotals.self) { group in
+                for worker in 0..<plan.connections {
+                    group.addTask { try await work(worker: worker, client: client, url: target, start: started, end: end, window: window) }
+                }
+                group.addTask {
+                    var second = 0
+                    while ContinuousClock.now < end {
+                        second += 1
+                        try? await Task.sleep(until: started.advanced(by: .seconds(second)), clock: .continuous)
+                        let snapshot = window.take()
+                        progress(second, snapshot)
+                    }
+                    return LoadTotals()
+                }
+                var all = LoadTotals()
+                for try await part in group { all.merge(part) }
+                return all
+            }
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+        return (totals, ContinuousClock.now - started)
+    }
+
+    private func work(
+        worker: Int, client: HTTPClient, url: String, start: ContinuousClock.Instant, end: ContinuousClock.Instant,
+        window: SharedTotals
+    ) async throws -> LoadTotals {
+        var totals = LoadTotals()
+        let interval: Duration? = plan.rate > 0 ? .nanoseconds(Int64(1e9 * Double(plan.connections) / plan.rate)) : nil
+        // Spread the workers' schedules over one interval so requests do not arrive in bursts.
+        var due = start.advanced(by: (interval ?? .zero) * (Double(worker) / Double(plan.connections)))
+        var sequence = 0
+        while due < end {
+            if let interval {
+                if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
+            } else {
+                due = ContinuousClock.now
+            }
+            var ids: [String] = []
+            var body: [UInt8] = []
+            for _ in 0..<plan.batch {
+                let id = "\(plan.runID)-\(worker)-\(sequence)"
+                sequence += 1
+                ids.append(id)
+                if !body.isEmpty { body.append(10) }
+                body += packet(id: id, sequence: sequence)
+            }
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: plan.batch > 1 ? "application/x-ndjson" : "application/json")
+            if let token = plan.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            request.body = .bytes(ByteBuffer(bytes: body))
+            var status = 0
+            do {
+                let response = try await client.execute(request, timeout: .seconds(30))
+                _ = try await response.body.collect(upTo: 1 << 20)
+                status = Int(response.status.code)
+            } catch {
+                status = -1
+            }
+            let latency = UInt64(max(0, (ContinuousClock.now - due).microseconds))
+            let accepted = status == 202 ? ids.count : 0
+            totals.record(status: status, accepted: accepted, latency: latency)
+            if accepted > 0, keepIDs { totals.acceptedIDs += ids }
+            window.record(status: status, accepted: accepted, latency: latency)
+            if let interval { due = due.advanced(by: interval) }
+        }
+        return totals
+    }
+
+    private func packet(id: String, sequence: Int) -> [UInt8] {
+        var messages: [String] = []
+        for m in 0..<plan.messagesPerPacket {
+            let level = plan.levels[(sequence + m) % plan.levels.count]
+            messages.append(#"{"level":"\#(level)","message":"request \#(sequence % 1000) served in \#(sequence % 97) ms","timestamp":\#(epochMilliseconds())}"#)
+        }
+        return Array(#"{"id":"\#(id)","timestamp":\#(epochMilliseconds()),"source":"load-\#(sequence % 8)","messages":[\#(messages.joined(separator: ","))]}"#.utf8)
+    }
+}
+
+extension Duration {
+    var microseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+
+    var secondsDouble: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// Formats a latency in microseconds for humans.
+func formatLatency(_ microseconds: UInt64) -> String {
+    microseconds >= 1_000_000 ? String(format: "%.2fs", Double(microseconds) / 1e6)
+        : String(format: "%.2fms", Double(microseconds) / 1000)
+}
+
+/// The current second's counts, shared by the workers and the progress reporter.
+final class SharedTotals: Sendable {
+    private let totals = Mutex(LoadTotals())
+
+    func record(status: Int, accepted: Int, latency: UInt64) {
+        totals.withLock { $0.record(status: status, accepted: accepted, latency: latency) }
+    }
+
+    func take() -> LoadTotals {
+        totals.withLock { current in
+            defer { current = LoadTotals() }
+            return current
+        }
+    }
+}
