@@ -50,8 +50,8 @@ let package = Package(
             dependencies: [
                 "Common",
                 .product(name: "Hummingbird", package: "hummingbird"),
-            ],
-            resources: [.copy("Dashboard")]
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
         .target(
             name: "Analyser",
@@ -66,6 +66,8 @@ let package = Package(
             dependencies: [
                 "Common", "Ingest", "Dispatcher", "Analyser",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .executableTarget(

@@ -70,7 +70,8 @@ echo "fuzz: fuzzing for ${seconds}s (log: $log)"
 start=$(date +%s.%N)
 set +e
 # shellcheck disable=SC2086
-ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}" "$binary" \
+# Swift's own crash backtracer would fight ASan for the crashing process; libFuzzer reports instead.
+SWIFT_BACKTRACE="enable=no" ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}" "$binary" \
     -max_total_time="$seconds" -print_final_stats=1 -max_len="${FUZZ_MAX_LEN:-4096}" -timeout=10 \
     -dict="$root/fuzz/json.dict" -artifact_prefix="$artifacts" ${FUZZ_ARGS:-} "$work" >"$log" 2>&1
 status=$?
@@ -78,11 +79,13 @@ set -e
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", e - s }')
 
 grep -E "^(#[0-9]+ +DONE|Done|stat::)" "$log" || tail -n 20 "$log"
-executions="$(awk -F': *' '/^stat::number_of_executed_units/ { print $2 }' "$log" | tail -n 1)"
-rate="$(awk -F': *' '/^stat::average_exec_per_sec/ { print $2 }' "$log" | tail -n 1)"
+executions="$(awk '/^stat::number_of_executed_units:/ { n = $NF } END { print n }' "$log")"
+rate="$(awk '/^stat::average_exec_per_sec:/ { n = $NF } END { print n }' "$log")"
 if [[ -z "$executions" ]]; then  # a crash ends the run before the final stats
-    executions="$(grep -oE '^#[0-9]+' "$log" | tail -n 1 | tr -d '#')"
+    executions="$(awk 'match($0, /^#[0-9]+/) { n = substr($0, 2, RLENGTH - 1) } END { print n }' "$log")"
     executions="${executions:-0}"
+fi
+if [[ -z "$rate" || ( "$rate" == 0 && "$elapsed" -gt 0 ) ]]; then
     rate=$(( elapsed > 0 ? executions / elapsed : executions ))
 fi
 
@@ -93,7 +96,7 @@ crashes=${#new_artifacts[@]}
 echo "fuzz: $executions executions in $elapsed s ($rate exec/s), crashes: $crashes"
 
 if (( crashes > 0 )); then
-    grep -E "Fatal error|ERROR: (AddressSanitizer|libFuzzer)|SUMMARY|invariant broken" "$log" | head -n 10 >&2 || true
+    grep -E "Fatal error|ERROR: (AddressSanitizer|libFuzzer)|SUMMARY|invariant broken" "$log" | head -n 10 || true
     for name in "${new_artifacts[@]}"; do
         path="$name"
         echo "fuzz: artifact $path ($(wc -c <"$path") bytes):"

@@ -101,3 +101,6 @@ public struct AnalyserStats: Codable, Sendable {
     public var dedupe: Dedupe
     public var analysis: StatsSnapshot
 }
+
+/// Latencies in microseconds (HdrHistogram, three significant digits).
+public typealias LatencyHistogram = Histogram<UInt64>

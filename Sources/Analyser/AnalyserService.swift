@@ -85,11 +85,18 @@ public final class AnalyserService: Sendable {
 
     public var isFailed: Bool { state.withLock { $0.failed } }
 
+    /// End-to-end latencies so far, in microseconds, to merge across analysers.
+    public func latencyHistogram() -> LatencyHistogram { state.withLock { $0.latency } }
+
     /// Every packet id analysed and how often (when `recordIDs` is on).
     public func analysedIDs() -> [String: Int] { state.withLock { $0.analysedIDs ?? [:] } }
 
     public func stats() -> AnalyserStats {
         let now = epochMilliseconds()
+        // While failed nothing is polled, but librdkafka keeps fetching: its cached end offset shows the backlog.
+        if let marks = consumer.cachedWatermarks(topicPartition) {
+            state.withLock { $0.endOffset = max($0.endOffset, marks.high) }
+        }
         let s = state.withLock { $0 }
         do {
             let replayDuration = s.replay.finishedAtMs.map { $0 - s.replay.startedAtMs }

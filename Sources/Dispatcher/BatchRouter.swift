@@ -103,7 +103,7 @@ struct BatchRouter {
         }
         service.metrics.commitLatency.record(ContinuousClock.now - started)
         service.metrics.batches.increment()
-        service.recordDispatched(counts)
+        service.recordDispatched(counts, members: selector.members)
     }
 
     private func commit(_ outgoing: [OutgoingMessage], offsets: [TopicPartitionOffset]) async throws {

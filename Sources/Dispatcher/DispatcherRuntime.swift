@@ -8,7 +8,17 @@ struct DispatcherRuntime: Sendable {
     var paused = false
     var mode: DeliveryMode = .atLeastOnce
     var inputPartitions: [Int32] = []
-    var heartbeatsCaughtUp = false
+    /// Dispatch counts per period of an unchanged healthy set, newest last (at most 100 kept).
+    var epochs: [DispatchEpoch] = []
+
+    mutating func record(_ counts: [String: Int64], members: [SelectorMember], nowMs: Int64) {
+        if epochs.last?.members != members {
+            epochs.append(DispatchEpoch(startedAtMs: nowMs, members: members))
+            if epochs.count > 100 { epochs.removeFirst(epochs.count - 100) }
+        }
+        epochs[epochs.count - 1].counts.merge(counts, uniquingKeysWith: +)
+        epochs[epochs.count - 1].lastAtMs = nowMs
+    }
 
     init(policy: HealthPolicy) {
         table = HealthTable(policy: policy)
@@ -46,6 +56,29 @@ struct RecentCounts: Sendable {
     }
 }
 
+/// A period during which the healthy set and weights did not change, and what each member got in it.
+/// Smooth weighted round-robin makes each member's count its exact share, give or take a couple of packets.
+public struct DispatchEpoch: Codable, Sendable, Equatable {
+    public var startedAtMs: Int64
+    public var lastAtMs: Int64
+    public var members: [SelectorMember]
+    public var counts: [String: Int64] = [:]
+
+    init(startedAtMs: Int64, members: [SelectorMember]) {
+        self.startedAtMs = startedAtMs
+        self.lastAtMs = startedAtMs
+        self.members = members
+    }
+
+    /// Largest |count − total × weight / Σweights| over the members.
+    public var maxDeviation: Double {
+        let total = Double(counts.values.reduce(0, +))
+        let weights = Double(members.reduce(0) { $0 + $1.weight })
+        guard weights > 0 else { return 0 }
+        return members.map { abs(Double(counts[$0.id] ?? 0) - total * Double($0.weight) / weights) }.max() ?? 0
+    }
+}
+
 /// `GET /v1/analysers`.
 public struct AnalysersView: Codable, Sendable {
     public struct Row: Codable, Sendable {
@@ -66,4 +99,5 @@ public struct AnalysersView: Codable, Sendable {
     public var inputPartitions: [Int32]
     public var dispatchedTotal: Int64
     public var analysers: [Row]
+    public var epochs: [DispatchEpoch]
 }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Common
 import Foundation
 import Hummingbird
@@ -85,7 +86,7 @@ public final class DispatcherService: Sendable {
             let healthyWeight = rows.filter(\.healthy).reduce(0) { $0 + $1.weight }
             return AnalysersView(
                 instance: config.instanceID, delivery: r.mode, paused: r.paused, inputPartitions: r.inputPartitions,
-                dispatchedTotal: total,
+                dispatchedTotal: total, 
                 analysers: rows.map { row in
                     let count = r.dispatched[row.id] ?? 0
                     return AnalysersView.Row(
@@ -93,14 +94,42 @@ public final class DispatcherService: Sendable {
                         recentShare: recentTotal > 0 ? Double(recent[row.id] ?? 0) / Double(recentTotal) : 0,
                         recentRate: rates[row.id] ?? 0,
                         expectedShare: row.healthy && healthyWeight > 0 ? Double(row.weight) / Double(healthyWeight) : 0)
-                })
+                }, epochs: r.epochs)
         }
     }
 
-    func recordDispatched(_ counts: [String: Int64]) {
+    /// The dashboard's fail/begin buttons: forwards to the analyser's admin endpoint with the caller's token,
+    /// so the analyser stays the one that decides.
+    func forwardAdmin(id: String, action: String, authorization: String?) async throws -> Response {
+        guard action == "fail" || action == "begin" else {
+            throw APIError(status: .notFound, error: "not_found", field: "action", detail: "use /v1/analysers/{id}/fail or /begin")
+        }
+        guard let authorization else { throw APIError.unauthorized() }
+        let url = runtime.withLock { r in r.table.snapshot(nowMs: epochMilliseconds()).first { $0.id == id }?.url }
+        guard let url else {
+            throw APIError(
+                status: .notFound, error: "unknown_analyser", field: "id",
+                detail: "no analyser \(id) with an advertised URL in the live table")
+        }
+        var request = HTTPClientRequest(url: "\(url)/internal/simulate/\(action)")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: authorization)
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+            let body = try await response.body.collect(upTo: 64 * 1024)
+            return Response(
+                status: .init(code: Int(response.status.code)), headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: body))
+        } catch {
+            throw APIError(status: .badGateway, error: "analyser_unreachable", detail: "\(id) at \(url) did not answer: \(error)")
+        }
+    }
+
+    func recordDispatched(_ counts: [String: Int64], members: [SelectorMember]) {
         let now = epochMilliseconds()
         runtime.withLock { r in
             r.dispatched.merge(counts, uniquingKeysWith: +)
+            r.record(counts, members: members, nowMs: now)
             r.recent.add(counts, nowMs: now)
         }
         for (id, count) in counts { metrics.series(id).dispatched.increment(by: count) }
@@ -136,6 +165,16 @@ public final class DispatcherService: Sendable {
         router.addHealthRoutes { [self] in resolvedMode.withLock { $0 } == nil ? "starting" : nil }
         router.addMetricsRoute(registry: registry)
         router.get("/v1/analysers") { [self] _, _ in jsonResponse(view(), pretty: true) }
+        router.get("/") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
+        }
+        router.post("/v1/analysers/{id}/{action}") { [self] request, context -> Response in
+            let id = try context.parameters.require("id")
+            let action = try context.parameters.require("action")
+            return try await forwardAdmin(id: id, action: action, authorization: request.headers[.authorization])
+        }
         return router
     }
 }

@@ -1,5 +1,5 @@
 /// An analyser as the selector sees it: where its packets go and how many it should get.
-public struct SelectorMember: Sendable, Equatable, Hashable {
+public struct SelectorMember: Sendable, Equatable, Hashable, Codable {
     public var id: String
     /// Its partition of `logdist.assigned`.
     public var partition: Int32

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pipeline
 
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

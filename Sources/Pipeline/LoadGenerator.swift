@@ -6,28 +6,38 @@ import NIOCore
 import Synchronization
 
 /// What to send and how fast.
-struct LoadPlan: Sendable {
-    var url: String
+public struct LoadPlan: Sendable {
+    public var url: String
     /// Requests per second across all connections; 0 sends as fast as responses allow.
-    var rate: Double
-    var duration: Duration
-    var connections: Int
+    public var rate: Double
+    public var duration: Duration
+    public var connections: Int
     /// Packets per request (NDJSON to the batch route when > 1).
-    var batch: Int
-    var messagesPerPacket = 1
-    var token: String?
-    var runID = String(UUID().uuidString.prefix(8)).lowercased()
-    var levels = ["INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR"]
+    public var batch: Int
+    public var messagesPerPacket = 1
+    public var token: String?
+    public var runID = String(UUID().uuidString.prefix(8)).lowercased()
+    public var levels = ["INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR"]
+
+    public init(url: String, rate: Double, duration: Duration, connections: Int, batch: Int, messagesPerPacket: Int = 1, token: String? = nil) {
+        self.url = url
+        self.rate = rate
+        self.duration = duration
+        self.connections = connections
+        self.batch = batch
+        self.messagesPerPacket = messagesPerPacket
+        self.token = token
+    }
 }
 
 /// Counts over the whole run and per second.
-struct LoadTotals: Sendable {
-    var requests = 0
-    var packetsAccepted = 0
-    var statuses: [Int: Int] = [:]
-    var errors = 0
-    var latency = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
-    var acceptedIDs: [String] = []
+public struct LoadTotals: Sendable {
+    public var requests = 0
+    public var packetsAccepted = 0
+    public var statuses: [Int: Int] = [:]
+    public var errors = 0
+    public var latency = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+    public var acceptedIDs: [String] = []
 
     mutating func record(status: Int, accepted: Int, latency: UInt64) {
         requests += 1
@@ -48,12 +58,17 @@ struct LoadTotals: Sendable {
 
 /// An HTTP load generator for the ingest API: open-loop at a fixed rate (latency counted from the moment a request
 /// was due, so a slow server cannot hide its queueing), or closed-loop as fast as possible.
-struct LoadGenerator: Sendable {
+public struct LoadGenerator: Sendable {
     let plan: LoadPlan
     let keepIDs: Bool
 
+    public init(plan: LoadPlan, keepIDs: Bool) {
+        self.plan = plan
+        self.keepIDs = keepIDs
+    }
+
     /// Runs the plan; `progress` is called about once a second with the counts of that second.
-    func run(progress: @escaping @Sendable (Int, LoadTotals) -> Void) async throws -> (LoadTotals, Duration) {
+    public func run(progress: @escaping @Sendable (Int, LoadTotals) -> Void) async throws -> (LoadTotals, Duration) {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: plan.connections)
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
@@ -150,19 +165,19 @@ struct LoadGenerator: Sendable {
 }
 
 extension Duration {
-    var microseconds: Int64 {
+    public var microseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
     }
 
-    var secondsDouble: Double {
+    public var secondsDouble: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
 
 /// Formats a latency in microseconds for humans.
-func formatLatency(_ microseconds: UInt64) -> String {
+public func formatLatency(_ microseconds: UInt64) -> String {
     microseconds >= 1_000_000 ? String(format: "%.2fs", Double(microseconds) / 1e6)
         : String(format: "%.2fms", Double(microseconds) / 1000)
 }

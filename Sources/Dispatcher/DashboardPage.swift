@@ -1,3 +1,8 @@
+/// The dashboard served at `/`: plain HTML, CSS, JS and SVG, no external downloads.
+///
+/// Kept in Swift source so the single `logdist` binary carries it (no resource bundle to ship beside it).
+enum DashboardPage {
+    static let html = ##"""
 <!doctype html>
 <html lang="en">
 <head>
@@ -340,3 +345,5 @@ poll();
 </script>
 </body>
 </html>
+"""##
+}
