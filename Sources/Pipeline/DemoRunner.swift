@@ -62,6 +62,9 @@ public struct DemoRunner: Sendable {
         guard await waitFor(.seconds(30), { pipeline.dispatcher.view().analysers.filter(\.status.healthy).count == options.analysers.count }) else {
             throw ValidationFailure("analysers did not become healthy within 30 s")
         }
+        guard await waitFor(.seconds(30), { !pipeline.dispatcher.view().inputPartitions.isEmpty }) else {
+            throw ValidationFailure("the dispatcher got no partitions of \(pipeline.topics.packets) within 30 s")
+        }
         let outage = sizedOutage(failing: failID)
         let ingestURL = "http://127.0.0.1:\(pipeline.ingest.boundPort.current ?? 0)/v1/packets"
         let failingURL = "http://127.0.0.1:\(failing.boundPort.current ?? 0)"
