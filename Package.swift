@@ -90,7 +90,8 @@ let package = Package(
         .testTarget(name: "CommonTests", dependencies: ["Common", "KafkaTestSupport"]),
         .testTarget(
             name: "IngestTests",
-            dependencies: ["Ingest", "Common", "KafkaTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: ["Ingest", "Common", "KafkaTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            exclude: ["hostile-corpus.json"]
         ),
         .testTarget(
             name: "DispatcherTests",

@@ -22,6 +22,8 @@ public struct AnalyserConfig: Sendable {
     public var advertisedURL: String?
     /// Keep every analysed packet id in memory (for the demo's exactly-once check); off in production.
     public var recordIDs = false
+    /// Append `offset id` of every analysed packet to this file, consistent with commits across crashes.
+    public var auditFile: String?
 
     public init(kafka: KafkaConfig, topics: Topics, id: String, partition: Int32, weight: Int, http: HTTPSettings) {
         self.kafka = kafka

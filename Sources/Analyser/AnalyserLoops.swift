@@ -35,6 +35,10 @@ struct AnalyserLoops: Service {
             recordRetentionLoss(from: committed, to: marks.low)
             startAt = marks.low
         }
+        if let path = service.config.auditFile {
+            let log = try AuditLog(path: path, committed: startAt)
+            service.audit.withLock { $0 = log }
+        }
         try service.consumer.assign([TopicPartitionOffset(tp.topic, tp.partition, startAt)])
         let now = epochMilliseconds()
         service.state.withLock { s in
@@ -96,6 +100,7 @@ struct AnalyserLoops: Service {
         var duplicates = 0
         var malformed = 0
         var levelCounts = [Int](repeating: 0, count: LogLevel.allCases.count)
+        var audited: [(offset: Int64, id: String)] = []
         service.state.withLock { s in
             for (message, item) in zip(messages, decoded) {
                 s.position = message.offset + 1
@@ -117,6 +122,7 @@ struct AnalyserLoops: Service {
                     _ = s.latency.record(UInt64(nowMs - ingested) * 1000)
                 }
                 s.analysedIDs?[id, default: 0] += 1
+                audited.append((message.offset, id))
             }
             s.malformed += Int64(malformed)
             if let marks {
@@ -125,6 +131,7 @@ struct AnalyserLoops: Service {
             }
             s.replay.advance(to: s.position, nowMs: nowMs)
         }
+        service.audit.withLock { $0?.append(audited) }
         service.metrics.packets.increment(by: Int64(analysed))
         if duplicates > 0 { service.metrics.duplicates.increment(by: Int64(duplicates)) }
         if malformed > 0 {

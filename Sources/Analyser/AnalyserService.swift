@@ -16,6 +16,7 @@ public final class AnalyserService: Sendable {
     let metrics: AnalyserMetrics
     let logger: Logger
     let state: Mutex<AnalyserRuntime>
+    let audit = Locked<AuditLog?>(nil)
     var topicPartition: TopicPartition { TopicPartition(config.topics.assigned, config.partition) }
 
     public init(config: AnalyserConfig, logger: Logger) throws {

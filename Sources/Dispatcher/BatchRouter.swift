@@ -21,7 +21,9 @@ struct BatchRouter {
 
     mutating func loop() async throws {
         while !Task.isCancelled {
-            let members = service.runtime.withLock { $0.table.healthyMembers(nowMs: epochMilliseconds()) }
+            let members = service.runtime.withLock { r in
+                r.table.healthyMembers(nowMs: epochMilliseconds()).filter { $0.partition < r.assignedSlots }
+            }
             if members != selector.members { selector.update(members) }
             if members.isEmpty {
                 try await holdInput()

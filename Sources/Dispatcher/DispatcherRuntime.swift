@@ -8,6 +8,8 @@ struct DispatcherRuntime: Sendable {
     var paused = false
     var mode: DeliveryMode = .atLeastOnce
     var inputPartitions: [Int32] = []
+    /// Partitions of the assigned topic; an analyser claiming one beyond it gets nothing.
+    var assignedSlots: Int32 = .max
     /// Dispatch counts per period of an unchanged healthy set, newest last (at most 100 kept).
     var epochs: [DispatchEpoch] = []
 

@@ -47,7 +47,23 @@ struct HeartbeatReader: Service {
 
     private func evaluateLoop() async throws {
         let assigned = service.config.topics.assigned
+        var lastSlotCheck = ContinuousClock.now.advanced(by: .seconds(-60))
         while !Task.isCancelled {
+            if ContinuousClock.now - lastSlotCheck > .seconds(10) {
+                lastSlotCheck = ContinuousClock.now
+                // The assigned topic may have grown (a new analyser slot); claims beyond it are never routed to.
+                if let count = try? await service.admin.partitionCount(topic: assigned, timeout: .seconds(5)) {
+                    let beyond = service.runtime.withLock { r in
+                        r.assignedSlots = Int32(count)
+                        return r.table.snapshot(nowMs: epochMilliseconds()).filter { $0.partition >= Int32(count) }.map(\.id)
+                    }
+                    if !beyond.isEmpty {
+                        service.logger.error(
+                            "analysers claim partitions the assigned topic does not have; they get no packets",
+                            metadata: ["analysers": "\(beyond)", "partitions": "\(count)"])
+                    }
+                }
+            }
             let partitions = service.runtime.withLock { $0.table.partitions }
             for partition in partitions {
                 if let marks = try? await service.admin.watermarks(TopicPartition(assigned, partition), timeout: .seconds(2)) {

@@ -78,7 +78,7 @@ extension PacketValidatorTests {
             let full = Self.expectEntryPointsAgree(bytes, limits: PacketLimits(), name)
             let tiny = Self.expectEntryPointsAgree(bytes, limits: Self.tinyFuzzLimits, "\(name) (tiny limits)")
             if name.hasPrefix("valid-") {
-                #expect(throws: Never.self, "\(name)") { try full.get() }
+                if case .failure(let error) = full { Issue.record("\(name) must be valid: \(error)") }
             }
             // Tighter limits only refuse more: what passes them passes the defaults with the same summary.
             if case .success(let small) = tiny {
