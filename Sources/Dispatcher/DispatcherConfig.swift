@@ -25,6 +25,8 @@ public struct DispatcherConfig: Sendable {
     public var instanceID: String
     /// How often end offsets of the assigned partitions are read, for analysers' lag.
     public var endOffsetInterval: Duration = .milliseconds(500)
+    /// The group session timeout: how soon a dead instance's partitions move to the others.
+    public var sessionTimeout: Duration = .seconds(10)
     /// Forwarded to analysers' admin endpoints by the dashboard.
     public var adminToken: BearerToken?
 

@@ -15,8 +15,9 @@ struct RoutingLoop: Service {
         var consumerConfig = KafkaConsumer.Configuration(kafka: service.config.kafka, groupID: service.config.topics.dispatcherGroup)
         consumerConfig.clientName = "dispatcher-\(service.config.instanceID)"
         consumerConfig.isolationLevel = .readCommitted
-        // A dead instance's partitions move to the others within 10 s (librdkafka's default is 45 s).
-        consumerConfig.defaults = ["session.timeout.ms": "10000", "heartbeat.interval.ms": "1000"]
+        // A dead instance's partitions move to the others within the session timeout (librdkafka's default is 45 s).
+        let session = service.config.sessionTimeout.milliseconds
+        consumerConfig.defaults = ["session.timeout.ms": "\(session)", "heartbeat.interval.ms": "\(max(100, session / 10))"]
         let metrics = service.metrics
         let owner = service
         let logger = service.logger

@@ -24,6 +24,8 @@ struct Analyse: AsyncParsableCommand {
     @Option(help: "Dedupe window: most recent packet ids remembered (default 200000).") var dedupeCapacity = 200_000
     @Option(help: "Dedupe window: memory cap in bytes (default 33554432).") var dedupeMaxBytes = 32 << 20
     @Option(help: "URL at which the dashboard can reach this analyser (env LOGDIST_ADVERTISED_URL).") var advertisedUrl: String?
+    @Option(help: "Append 'offset id' of every analysed packet to this file, kept consistent with commits (audits, chaos tests).")
+    var auditFile: String?
 
     func run() async throws {
         let logger = try log.bootstrap(label: "logdist.analyser")
@@ -41,6 +43,7 @@ struct Analyse: AsyncParsableCommand {
         config.batchSize = batchSize
         config.dedupeCapacity = dedupeCapacity
         config.dedupeMaxBytes = dedupeMaxBytes
+        config.auditFile = auditFile
         config.advertisedURL = advertisedUrl ?? env("LOGDIST_ADVERTISED_URL") ?? "http://\(config.http.host):\(port)"
         try await AnalyserService(config: config, logger: logger).run()
     }

@@ -26,6 +26,8 @@ struct Dispatch: AsyncParsableCommand {
     @Option(help: "… or after this many packets (env LOGDIST_BATCH_SIZE; default 5000).") var batchSize: Int?
     @Option(help: "Stable id of this instance; its transactional id derives from it (env LOGDIST_INSTANCE_ID; default the host name).")
     var instanceId: String?
+    @Option(help: "Group session timeout in milliseconds: how soon a dead instance's partitions move (env LOGDIST_SESSION_TIMEOUT_MS; default 10000).")
+    var sessionTimeoutMs: Int?
     @Option(help: "Admin token the dashboard uses for analysers' fail/begin (env LOGDIST_ADMIN_TOKEN).") var adminToken: String?
 
     func run() async throws {
@@ -45,6 +47,7 @@ struct Dispatch: AsyncParsableCommand {
             maxLag: try setting(maxLag, "LOGDIST_MAX_LAG", default: 100_000))
         config.commitInterval = .milliseconds(try setting(commitIntervalMs, "LOGDIST_COMMIT_INTERVAL_MS", default: 100))
         config.batchSize = try setting(batchSize, "LOGDIST_BATCH_SIZE", default: 5000)
+        config.sessionTimeout = .milliseconds(try setting(sessionTimeoutMs, "LOGDIST_SESSION_TIMEOUT_MS", default: 10_000))
         config.adminToken = try BearerToken.option(value: adminToken, file: nil, env: "LOGDIST_ADMIN_TOKEN")
         try await DispatcherService(config: config, logger: logger).run()
     }

@@ -25,7 +25,7 @@ struct DispatcherKillTests {
         let dispatcherArguments = [
             "dispatch", "--bootstrap", cluster.kafka.bootstrapServers, "--namespace", topics.namespace, "--port", "0",
             "--instance-id", "kill-test", "--batch-size", "\(batchSize)", "--commit-interval-ms", "50",
-            "-X", "session.timeout.ms=6000", "--log-level", "warning",
+            "--session-timeout-ms", "6000", "--log-level", "warning",
         ]
         try await ServiceRunner.with(analysers.flatMap { $0.services() }, logger: cluster.logger) {
             var dispatcher = try ChildProcess(dispatcherArguments, name: "dispatcher-1")

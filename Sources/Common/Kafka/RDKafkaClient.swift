@@ -166,7 +166,7 @@ final class RDKafkaClient: @unchecked Sendable {
 
 extension Duration {
     /// Whole milliseconds, clamped to `Int32`, for librdkafka's `int timeout_ms` arguments.
-    var milliseconds: Int32 {
+    public var milliseconds: Int32 {
         let (seconds, attos) = components
         let ms = seconds * 1000 + attos / 1_000_000_000_000_000
         return Int32(clamping: ms)

@@ -19,21 +19,24 @@ public enum TopicProvisioner {
             }
             return
         }
+        var missing: [TopicSpec] = []
+        for spec in specs where try await admin.partitionCount(topic: spec.name) == nil { missing.append(spec) }
+        guard !missing.isEmpty else { return }
         do {
-            try await admin.createTopics(specs)
-            logger.info("topics ready", metadata: ["topics": "\(specs.map(\.name))"])
-        } catch let error as KafkaError where error.kind == .unsupported {
-            var missing: [String] = []
-            for spec in specs where try await admin.partitionCount(topic: spec.name) == nil {
-                missing.append(spec.name)
-            }
-            guard missing.isEmpty else {
-                throw KafkaError(
-                    kind: .unsupported,
-                    message: "the broker cannot create topics (CreateTopics unsupported: is it the embedded broker?) "
-                        + "and \(missing.joined(separator: ", ")) do not exist; start it with `logdist broker`, "
-                        + "which creates them, or create them with your Kafka tools")
-            }
+            try await admin.createTopics(missing, timeout: .seconds(15))
+            logger.info("topics created", metadata: ["topics": "\(missing.map(\.name))"])
+        } catch let error as KafkaError {
+            // Someone else may have created them meanwhile; only what is still missing is a problem.
+            var stillMissing: [String] = []
+            for spec in missing where try await admin.partitionCount(topic: spec.name) == nil { stillMissing.append(spec.name) }
+            guard !stillMissing.isEmpty else { return }
+            let hint = error.kind == .unsupported || error.kind == .timedOut
+                ? " (the embedded broker cannot create topics: `logdist broker` creates them at start)" : ""
+            throw KafkaError(
+                kind: error.kind, code: error.code,
+                message: "cannot create \(stillMissing.joined(separator: ", ")): \(error.message)\(hint); "
+                    + "create them with your Kafka tools or let a principal with CreateTopics rights start logdist",
+                isRetriable: error.isRetriable)
         }
     }
 

@@ -1,0 +1,31 @@
+import Foundation
+import KafkaTestSupport
+import Logging
+import Pipeline
+import Testing
+
+@Suite("Chaos", .timeLimit(.minutes(4)))
+struct ChaosTests {
+    @Test("processes killed at random and broker faults under load: nothing accepted is lost")
+    func shortChaos() async throws {
+        guard let binary = LogdistBinary.url else {
+            Issue.record("the logdist binary is not built next to the tests")
+            return
+        }
+        var options = ChaosOptions()
+        options.duration = .seconds(20)
+        options.rate = 250
+        options.killEvery = .seconds(3)
+        options.faultEvery = .seconds(4)
+        options.basePort = 19_100
+        var logger = Logger(label: "logdist.test.chaos")
+        logger.logLevel = .critical
+        let report = try await ChaosRunner(options: options, binary: binary, logger: logger).run { print($0) }
+        print(report.text)
+        #expect(report.accepted > 1_000)
+        #expect(report.lost == 0)
+        #expect(report.duplicated <= report.duplicateBound)
+        #expect(report.kills.values.reduce(0, +) >= 3)
+        #expect(report.faults.values.reduce(0, +) >= 2)
+    }
+}
