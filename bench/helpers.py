@@ -161,7 +161,7 @@ def poll_dispatch(url, target, started, timeout):
 
 
 def poll_replay(url, target, timeout):
-    """Polls GET /v1/stats every 10 ms until the replay finished; prints the replay block plus a steady rate
+    """Polls GET /v1/stats every 50 ms until the replay finished; prints the replay block plus a steady rate
     (packets analysed from the first poll that saw any to the first that saw all)."""
     deadline = time.time() + float(timeout)
     first = None
@@ -181,7 +181,7 @@ def poll_replay(url, target, timeout):
             last = (t, n)
         if doc["replay"].get("finishedAtMs") is not None and last is not None:
             break
-        time.sleep(0.01)
+        time.sleep(0.05)
     if doc is None:
         sys.exit("no answer from " + url)
     out = {"replay": doc["replay"], "retentionLostPackets": doc.get("retentionLostPackets"), "offsets": doc.get("offsets"),
