@@ -10,6 +10,8 @@ public struct IngestConfig: Sendable {
     public var token: BearerToken?
     /// A request gets 503 if the broker has not acknowledged its packets within this time.
     public var ackTimeout: Duration = .seconds(5)
+    /// A request body must arrive within this time (slow-body clients get 408).
+    public var bodyTimeout: Duration = .seconds(10)
     /// `Retry-After` seconds on 503.
     public var retryAfterSeconds = 1
     /// Producer `linger.ms`: low, because each request waits for its acknowledgement.

@@ -142,9 +142,28 @@ struct IngestHandlers: Sendable {
             service.metrics.rejected("too_large")
             throw IngestError.bodyTooLarge(limit: limit)
         }
+        let timeout = config.bodyTimeout
+        let body = request.body
         do {
-            let buffer = try await request.body.collect(upTo: limit)
-            return Array(buffer.readableBytesView)
+            // A client that trickles its body must not hold a request forever: read it within the deadline.
+            return try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+                group.addTask {
+                    let buffer = try await body.collect(upTo: limit)
+                    return Array(buffer.readableBytesView)
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let bytes = first else {
+                    service.metrics.rejected("body_timeout")
+                    throw APIError(
+                        status: .requestTimeout, error: "body_timeout",
+                        detail: "the body did not arrive within \(timeout); send it at once")
+                }
+                return bytes
+            }
         } catch let error as HTTPError where error.status == .contentTooLarge {
             service.metrics.rejected("too_large")
             throw IngestError.bodyTooLarge(limit: limit)

@@ -20,6 +20,8 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(help: "File holding the bearer token.") var tokenFile: String?
     @Option(help: "Milliseconds to wait for Kafka's acknowledgement before answering 503 (env LOGDIST_ACK_TIMEOUT_MS; default 5000).")
     var ackTimeoutMs: Int?
+    @Option(help: "Milliseconds a request body may take to arrive before 408 (env LOGDIST_BODY_TIMEOUT_MS; default 10000).")
+    var bodyTimeoutMs: Int?
     @Option(help: "Largest request body in bytes (env LOGDIST_MAX_BODY_BYTES; default 1048576).") var maxBodyBytes: Int?
     @Option(help: "Most messages per packet (env LOGDIST_MAX_MESSAGES; default 10000).") var maxMessages: Int?
     @Option(help: "Longest message text in bytes (env LOGDIST_MAX_MESSAGE_BYTES; default 65536).") var maxMessageBytes: Int?
@@ -36,6 +38,7 @@ struct IngestCommand: AsyncParsableCommand {
             http: try http.settings(port: try setting(port, "LOGDIST_INGEST_PORT", default: 8080)))
         config.token = try BearerToken.option(value: token, file: tokenFile, env: "LOGDIST_INGEST_TOKEN")
         config.ackTimeout = .milliseconds(try setting(ackTimeoutMs, "LOGDIST_ACK_TIMEOUT_MS", default: 5000))
+        config.bodyTimeout = .milliseconds(try setting(bodyTimeoutMs, "LOGDIST_BODY_TIMEOUT_MS", default: 10_000))
         config.limits.maxBodyBytes = try setting(maxBodyBytes, "LOGDIST_MAX_BODY_BYTES", default: config.limits.maxBodyBytes)
         config.limits.maxMessages = try setting(maxMessages, "LOGDIST_MAX_MESSAGES", default: config.limits.maxMessages)
         config.limits.maxMessageBytes = try setting(maxMessageBytes, "LOGDIST_MAX_MESSAGE_BYTES", default: config.limits.maxMessageBytes)
