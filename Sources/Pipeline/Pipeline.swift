@@ -121,10 +121,10 @@ public final class Pipeline: Sendable {
     }
 
     /// Runs until SIGINT/SIGTERM.
-    public func run(onReady: @escaping @Sendable () async -> Void = {}) async throws {
+    public func run(extraServices: [any Service] = [], onReady: @escaping @Sendable () async -> Void = {}) async throws {
         try await prepare()
         let group = ServiceGroup(
-            configuration: .init(services: services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services() + extraServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             tasks.addTask {

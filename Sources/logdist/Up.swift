@@ -41,7 +41,21 @@ struct Up: AsyncParsableCommand {
             config.kafka = KafkaConfig(bootstrapServers: servers, properties: try KafkaConfig.parseProperties(properties))
         }
         let pipeline = try Pipeline(config: config, logger: logger)
-        try await pipeline.run {
+        let status = BackgroundService(name: "status") {
+            var last: Int64 = 0
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(5))
+                let view = pipeline.dispatcher.view()
+                guard view.dispatchedTotal != last else { continue }
+                last = view.dispatchedTotal
+                let rows = view.analysers.map { row in
+                    "\(row.status.id) \(row.status.healthy ? "up" : row.status.reason.rawValue) \(row.dispatched) (\(String(format: "%.0f%%", row.share * 100)), lag \(row.status.lag ?? 0))"
+                }
+                print("dispatched \(view.dispatchedTotal)\(view.paused ? " PAUSED" : ""): " + rows.joined(separator: " | "))
+                flushOutput()
+            }
+        }
+        try await pipeline.run(extraServices: [status]) {
             printBanner(pipeline)
         }
     }

@@ -24,7 +24,7 @@ public final class EmbeddedBroker: Sendable {
         self.brokerCount = brokers
         // The mock cluster needs a client handle for its bookkeeping; this one never talks to a broker.
         self.client = try RDKafkaClient(
-            type: RD_KAFKA_PRODUCER, properties: ["client.id": "logdist-embedded-broker", "log.connection.close": "false"],
+            type: RD_KAFKA_PRODUCER, properties: ["client.id": "logdist-embedded-broker", "log.connection.close": "false", "log_level": "3"],
             logger: logger, name: "embedded-broker")
         guard let cluster = rd_kafka_mock_cluster_new(client.handle, Int32(brokers)) else {
             throw KafkaError(kind: .configuration, message: "cannot start the embedded broker (rd_kafka_mock_cluster_new failed)")
