@@ -41,12 +41,7 @@ public final class AnalyserService: Sendable {
 
     /// The consume loop, the heartbeat loop, and HTTP.
     public func services() -> [any Service] {
-        let app = Application(
-            router: makeRouter(), server: config.http.serverBuilder, configuration: config.http.applicationConfiguration,
-            onServerRunning: { [boundPort, logger] channel in
-                boundPort.set(from: channel)
-                logger.info("analyser listening", metadata: [LogKeys.address: "\(channel.localAddress?.description ?? "?")"])
-            }, logger: logger)
+        let app = config.http.application(router: makeRouter().buildResponder(), service: "analyser", boundPort: boundPort, logger: logger)
         return [AnalyserLoops(service: self), app]
     }
 

@@ -21,18 +21,28 @@ struct BatchRouter {
 
     mutating func loop() async throws {
         while !Task.isCancelled {
-            let members = service.runtime.withLock { r in
-                r.table.healthyMembers(nowMs: epochMilliseconds()).filter { $0.partition < r.assignedSlots }
-            }
-            if members != selector.members { selector.update(members) }
-            if members.isEmpty {
+            if healthyMembers().isEmpty {
                 try await holdInput()
                 continue
             }
             if paused { try resumeInput() }
             let batch = try await collectBatch()
             guard !batch.isEmpty else { continue }
+            // Health is read again once the batch is in hand: collecting can take a while, and an analyser that
+            // went stale meanwhile must not get this batch.
+            let members = healthyMembers()
+            if members != selector.members { selector.update(members) }
+            guard !members.isEmpty else {
+                await rewind(to: Self.firstOffsets(of: batch))
+                continue
+            }
             try await dispatch(batch)
+        }
+    }
+
+    private func healthyMembers() -> [SelectorMember] {
+        service.runtime.withLock { r in
+            r.table.healthyMembers(nowMs: epochMilliseconds()).filter { $0.partition < r.assignedSlots }
         }
     }
 

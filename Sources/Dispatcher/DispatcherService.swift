@@ -57,12 +57,7 @@ public final class DispatcherService: Sendable {
     }
 
     public func services() -> [any Service] {
-        let app = Application(
-            router: makeRouter(), server: config.http.serverBuilder, configuration: config.http.applicationConfiguration,
-            onServerRunning: { [boundPort, logger] channel in
-                boundPort.set(from: channel)
-                logger.info("dispatcher listening", metadata: [LogKeys.address: "\(channel.localAddress?.description ?? "?")"])
-            }, logger: logger)
+        let app = config.http.application(router: makeRouter().buildResponder(), service: "dispatcher", boundPort: boundPort, logger: logger)
         return [HeartbeatReader(service: self), RoutingLoop(service: self), app]
     }
 

@@ -65,12 +65,7 @@ public final class IngestService: Sendable {
 
     /// Producer first, HTTP last: shutdown stops HTTP (finishing in-flight requests), then flushes the producer.
     public func services() -> [any Service] {
-        let app = Application(
-            router: makeRouter(), server: config.http.serverBuilder, configuration: config.http.applicationConfiguration,
-            onServerRunning: { [boundPort, logger] channel in
-                boundPort.set(from: channel)
-                logger.info("ingest listening", metadata: [LogKeys.address: "\(channel.localAddress?.description ?? "?")"])
-            }, logger: logger)
+        let app = config.http.application(router: makeRouter().buildResponder(), service: "ingest", boundPort: boundPort, logger: logger)
         let monitor = BackgroundService(name: "ingest-readiness") { [self] in
             while !Task.isCancelled {
                 await checkReadiness()

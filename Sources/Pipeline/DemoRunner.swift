@@ -59,10 +59,10 @@ public struct DemoRunner: Sendable {
     private func drive(_ pipeline: Pipeline, say: @escaping @Sendable (String) -> Void) async throws -> DemoReport {
         let failID = options.failAnalyser ?? options.analysers[min(1, options.analysers.count - 1)].id
         guard let failing = pipeline.analyser(failID) else { throw ValidationFailure("no analyser \(failID)") }
-        guard await waitFor(.seconds(30), { pipeline.dispatcher.view().analysers.filter(\.status.healthy).count == options.analysers.count }) else {
+        guard await waitUntil(timeout: .seconds(30), { pipeline.dispatcher.view().analysers.filter(\.status.healthy).count == options.analysers.count }) else {
             throw ValidationFailure("analysers did not become healthy within 30 s")
         }
-        guard await waitFor(.seconds(30), { !pipeline.dispatcher.view().inputPartitions.isEmpty }) else {
+        guard await waitUntil(timeout: .seconds(30), { !pipeline.dispatcher.view().inputPartitions.isEmpty }) else {
             throw ValidationFailure("the dispatcher got no partitions of \(pipeline.topics.packets) within 30 s")
         }
         let outage = sizedOutage(failing: failID)
@@ -92,7 +92,7 @@ public struct DemoRunner: Sendable {
                 let failAt = epochMilliseconds()
                 events.withLock { $0.failAt = failAt }
                 say("  \(failID) failed (POST /internal/simulate/fail)")
-                if await waitFor(.seconds(10), every: .milliseconds(20), {
+                if await waitUntil(timeout: .seconds(10), every: .milliseconds(20), {
                     pipeline.dispatcher.view().analysers.first { $0.status.id == failID }?.status.healthy == false
                 }) {
                     let detected = epochMilliseconds()
@@ -108,7 +108,7 @@ public struct DemoRunner: Sendable {
                     $0.backlog = backlog
                 }
                 say("  \(failID) back (POST /internal/simulate/begin), replaying \(backlog) packets")
-                if await waitFor(.seconds(60), every: .milliseconds(20), { failing.stats().replay.finishedAtMs != nil && failing.stats().offsets.lag == 0 }) {
+                if await waitUntil(timeout: .seconds(60), every: .milliseconds(20), { failing.stats().replay.finishedAtMs != nil && failing.stats().offsets.lag == 0 }) {
                     let caughtUp = epochMilliseconds()
                     events.withLock { $0.caughtUpAt = caughtUp }
                     say("  \(failID) caught up after \(caughtUp - beginAt) ms")
@@ -128,7 +128,7 @@ public struct DemoRunner: Sendable {
                     totals = result
                     say("  load done: \(result.packetsAccepted) accepted; waiting for every packet to be analysed")
                     let accepted = Set(result.acceptedIDs)
-                    _ = await waitFor(options.settleTimeout, every: .milliseconds(200)) {
+                    _ = await waitUntil(timeout: options.settleTimeout, every: .milliseconds(200)) {
                         var seen = 0
                         for analyser in pipeline.analysers { seen += analyser.analysedIDs().keys.filter { accepted.contains($0) }.count }
                         return seen >= accepted.count && events.withLock { $0.caughtUpAt != nil }
@@ -258,15 +258,6 @@ public struct DemoRunner: Sendable {
         try encoder.encode(report).write(to: URL(fileURLWithPath: directory).appendingPathComponent("report.json"))
         try Data(DemoChart.svg(report).utf8).write(to: URL(fileURLWithPath: directory).appendingPathComponent("chart.svg"))
     }
-}
-
-func waitFor(_ timeout: Duration, every interval: Duration = .milliseconds(100), _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now.advanced(by: timeout)
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: interval)
-    }
-    return await condition()
 }
 
 extension Duration {

@@ -71,14 +71,16 @@ struct BrokerFailureTests {
         let topic = try await cluster.createTopic("queuefull", partitions: 1)
         var config = cluster.producerConfig()
         config.queueCapacity = 10
-        config.enqueueTimeout = .milliseconds(200)
+        config.enqueueTimeout = .zero
         config.deliveryTimeout = .seconds(30)
         let producer = try KafkaProducer(configuration: config, logger: cluster.logger)
         _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [0]))
         try broker.setBrokerDown()
         let messages = (0..<25).map { OutgoingMessage(topic: topic, partition: 0, value: [UInt8($0)]) }
         async let results = producer.sendBatch(messages)
-        try await Task.sleep(for: .seconds(1))
+        // The broker stays down until the local queue is full, so the last 15 cannot be enqueued.
+        #expect(await eventually(timeout: .seconds(10)) { producer.queueDepth >= 10 })
+        try await Task.sleep(for: .milliseconds(300))
         try broker.setBrokerUp()
         let outcomes = await results
         let full = outcomes.filter { if case .failure(let e) = $0 { return e.kind == .queueFull } else { return false } }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import KafkaTestSupport
 import Pipeline
@@ -14,8 +15,17 @@ struct DashboardTests {
         return nil
     }
 
-    /// The DOM after the page's scripts ran for a while.
-    static func dumpDOM(_ chromium: String, url: String) throws -> String {
+    /// The DOM after the page's scripts ran for a while; Chromium runs on a Dispatch thread, since blocking the
+    /// cooperative pool for seconds would starve the servers under test.
+    static func dumpDOM(_ chromium: String, url: String) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try dumpDOMBlocking(chromium, url: url) })
+            }
+        }
+    }
+
+    static func dumpDOMBlocking(_ chromium: String, url: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: chromium)
         process.arguments = [
@@ -48,12 +58,12 @@ struct DashboardTests {
             let url = "http://127.0.0.1:\(h.pipeline.dispatcher.boundPort.current ?? 0)/"
             try await h.produce(600, prefix: "d1")
             #expect(await eventually { h.pipeline.dispatcher.view().dispatchedTotal >= 600 })
-            let first = try Self.dumpDOM(chromium, url: url)
+            let first = try await Self.dumpDOM(chromium, url: url)
             for id in ["a1", "a2", "a3"] { #expect(first.contains(#"data-analyser="\#(id)""#), "row \(id) missing") }
             let before = try #require(Self.total(in: first), "no dispatched total in the page")
             try await h.produce(900, prefix: "d2")
             #expect(await eventually { h.pipeline.dispatcher.view().dispatchedTotal >= 1500 })
-            let second = try Self.dumpDOM(chromium, url: url)
+            let second = try await Self.dumpDOM(chromium, url: url)
             let after = try #require(Self.total(in: second))
             #expect(after > before, "the dispatched total did not move: \(before) → \(after)")
             #expect(after >= 1500)

@@ -15,13 +15,20 @@ struct DispatchTests {
             #expect(await h.waitHealthy(3))
             let ids = try await h.produce(30_000, prefix: "p")
             #expect(await h.waitAnalysed(ids))
-            #expect(h.analysed(by: "a1") == 5_000)
-            #expect(h.analysed(by: "a2") == 10_000)
-            #expect(h.analysed(by: "a3") == 15_000)
+            #expect(await eventually(timeout: .seconds(5)) { h.pipeline.dispatcher.view().dispatchedTotal == 30_000 })
+            let epochs = h.pipeline.dispatcher.view().epochs.filter { !$0.counts.isEmpty }
+            h.expectExactPerEpoch(epochs)
+            if epochs.count == 1 {
+                // The usual case: health never changed, so the totals are exact.
+                #expect(h.analysed(by: "a1") == 5_000)
+                #expect(h.analysed(by: "a2") == 10_000)
+                #expect(h.analysed(by: "a3") == 15_000)
+            } else {
+                print("note: health changed during the run (a loaded machine delays heartbeats); checked per period: \(epochs.map(\.counts))")
+            }
             let counts = h.analysedCounts()
             #expect(counts.count == 30_000)
             #expect(counts.values.allSatisfy { $0 == 1 })
-            #expect(await eventually(timeout: .seconds(5)) { h.pipeline.dispatcher.view().dispatchedTotal == 30_000 })
             let view = h.pipeline.dispatcher.view()
             #expect(view.delivery == (TestCluster.externalBootstrap == nil ? .atLeastOnce : .exactlyOnce))
         }
@@ -34,7 +41,7 @@ struct DispatchTests {
             #expect(await h.waitHealthy(3))
             let a2 = try #require(h.pipeline.analyser("a2"))
             a2.simulateFailure()
-            let detected = await eventually(timeout: .seconds(5)) {
+            let detected = await eventually(timeout: .seconds(10)) {
                 h.pipeline.dispatcher.view().analysers.first { $0.status.id == "a2" }?.status.healthy == false
             }
             #expect(detected)
@@ -42,15 +49,18 @@ struct DispatchTests {
             #expect(await h.waitAnalysed(during))
             let a2During = a2.analysedIDs().keys.filter { $0.hasPrefix("during-") }.count
             #expect(a2During == 0, "a2 got \(a2During) packets while down")
-            // With a2 out, a1 and a3 split 1:3.
-            let a1During = h.pipeline.analyser("a1")!.analysedIDs().keys.filter { $0.hasPrefix("during-") }.count
-            #expect(a1During == 1_000)
             a2.simulateBegin()
             #expect(await h.waitHealthy(3))
             let back = try await h.produce(6_000, prefix: "back")
             #expect(await h.waitAnalysed(back))
             let a2Back = a2.analysedIDs().keys.filter { $0.hasPrefix("back-") }.count
-            #expect(abs(a2Back - 2_000) <= 2, "a2 got \(a2Back) of 6000 after returning")
+            #expect(a2Back > 0, "a2 got nothing after returning")
+            // Within every period of unchanged health (a1+a3 while a2 was out: 1:3; all three after: 1:2:3) the
+            // counts are the exact weighted shares.
+            #expect(await eventually(timeout: .seconds(5)) { h.pipeline.dispatcher.view().dispatchedTotal >= 10_000 })
+            let epochs = h.pipeline.dispatcher.view().epochs.filter { !$0.counts.isEmpty }
+            h.expectExactPerEpoch(epochs)
+            #expect(epochs.contains { epoch in epoch.members.map(\.id) == ["a1", "a3"] && epoch.counts.values.reduce(0, +) > 0 })
             #expect(h.analysedCounts().values.allSatisfy { $0 == 1 })
         }
     }
@@ -61,7 +71,10 @@ struct DispatchTests {
         try await harness.run { h in
             #expect(await h.waitHealthy(3))
             for analyser in h.pipeline.analysers { analyser.simulateFailure() }
-            #expect(await eventually(timeout: .seconds(5)) { h.pipeline.dispatcher.view().paused })
+            #expect(await eventually(timeout: .seconds(10)) {
+                let view = h.pipeline.dispatcher.view()
+                return view.paused && view.analysers.allSatisfy { !$0.status.healthy }
+            })
             let before = h.pipeline.dispatcher.view().dispatchedTotal
             let ids = try await h.produce(3_000, prefix: "held")
             try await Task.sleep(for: .seconds(2))

@@ -5,13 +5,14 @@ import Foundation
 import KafkaTestSupport
 import Logging
 import Pipeline
+import Testing
 
 /// The whole pipeline in process on free ports, with helpers to feed it and to read what analysers saw.
 struct PipelineHarness: Sendable {
     let pipeline: Pipeline
     let logger: Logger
 
-    init(label: String, weights: [Int] = [1, 2, 3], heartbeatTimeout: Duration = .milliseconds(1500)) throws {
+    init(label: String, weights: [Int] = [1, 2, 3], heartbeatTimeout: Duration = .seconds(3)) throws {
         var logger = Logger(label: "logdist.e2e.\(label)")
         logger.logLevel = ProcessInfo.processInfo.environment["LOGDIST_TEST_LOG"] == "debug" ? .debug : .critical
         self.logger = logger
@@ -75,6 +76,14 @@ struct PipelineHarness: Sendable {
     }
 
     func analysed(by id: String) -> Int { pipeline.analyser(id)?.analysedIDs().count ?? 0 }
+
+    /// Smooth weighted round-robin: in each period of unchanged health, every member's count is its exact share
+    /// (within the couple of packets a change of rotation can shift).
+    func expectExactPerEpoch(_ epochs: [DispatchEpoch], sourceLocation: SourceLocation = #_sourceLocation) {
+        for epoch in epochs {
+            #expect(epoch.maxDeviation <= 3, "period \(epoch.members.map { "\($0.id):\($0.weight)" }) got \(epoch.counts)", sourceLocation: sourceLocation)
+        }
+    }
 
     func waitAnalysed(_ ids: [String], timeout: Duration = .seconds(60)) async -> Bool {
         await eventually(timeout: timeout, every: .milliseconds(200)) {

@@ -28,8 +28,8 @@ struct IngestDurabilityTests {
             #expect(during.status == .serviceUnavailable)
             #expect(during.headers[.retryAfter] != nil)
             #expect(during.json["error"] as? String == "unavailable")
-            // The deadline is 2 s; librdkafka checks message timeouts once a second.
-            #expect(elapsed < .seconds(4))
+            // The deadline is 2 s; librdkafka checks message timeouts once a second, plus scheduling slack.
+            #expect(elapsed < .seconds(5))
             try broker.setBrokerUp()
             var recovered = false
             let deadline = ContinuousClock.now.advanced(by: .seconds(20))

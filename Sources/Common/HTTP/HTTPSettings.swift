@@ -29,6 +29,18 @@ public struct HTTPSettings: Sendable {
     public var serverBuilder: HTTPServerBuilder {
         .http1(configuration: .init(idleTimeout: .milliseconds(Int64(idleTimeout.milliseconds))))
     }
+
+    /// The HTTP server of a service: reports its port to `boundPort` and logs where it listens.
+    public func application<Responder: HTTPResponder>(
+        router: Responder, service: String, boundPort: BoundPort, logger: Logger
+    ) -> Application<Responder> where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
+        Application(
+            responder: router, server: serverBuilder, configuration: applicationConfiguration,
+            onServerRunning: { channel in
+                boundPort.set(from: channel)
+                logger.info("\(service) listening", metadata: [LogKeys.address: "\(channel.localAddress?.description ?? "?")"])
+            }, logger: logger)
+    }
 }
 
 /// The port a server actually bound, known once it runs (for port 0 in tests and `logdist up`).

@@ -25,3 +25,15 @@ public enum ServiceGroupRunner {
         }
     }
 }
+
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+public func waitUntil(
+    timeout: Duration, every interval: Duration = .milliseconds(100), _ condition: () async throws -> Bool
+) async rethrows -> Bool {
+    let deadline = ContinuousClock.now.advanced(by: timeout)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: interval)
+    }
+    return try await condition()
+}
