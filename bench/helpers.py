@@ -205,6 +205,49 @@ def vmhwm(pid):
     print("null")
 
 
+def cpu_monitor(root, out, limit):
+    """Every second: CPU seconds used since start by processes that are not `root` or its descendants, written to
+    `out`. Exits when root is gone or after `limit` seconds. Processes that live less than a second are missed."""
+    root, limit = int(root), float(limit)
+    hz = os.sysconf("SC_CLK_TCK")
+    uptime0 = float(open("/proc/uptime").read().split()[0])
+    base, last = {}, {}
+    me = os.getpid()
+    deadline = time.time() + limit
+    while time.time() < deadline and os.path.exists("/proc/%d" % root):
+        procs = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                raw = open("/proc/%s/stat" % name).read()
+            except OSError:
+                continue
+            rest = raw[raw.rindex(")") + 2:].split()
+            ppid, cpu, start = int(rest[1]), (int(rest[11]) + int(rest[12])) / hz, int(rest[19]) / hz
+            procs[int(name)] = (ppid, cpu, start)
+        ours = {root, me}
+        changed = True
+        while changed:
+            changed = False
+            for pid, (ppid, _, _) in procs.items():
+                if ppid in ours and pid not in ours:
+                    ours.add(pid)
+                    changed = True
+        for pid, (_, cpu, start) in procs.items():
+            if pid in ours or pid in (1, 2):
+                continue
+            key = (pid, start)
+            if key not in base:
+                base[key] = cpu if start < uptime0 else 0.0
+            last[key] = cpu
+        total = sum(last[k] - base[k] for k in last)
+        with open(out + ".tmp", "w") as f:
+            f.write("%.2f\n" % total)
+        os.replace(out + ".tmp", out)
+        time.sleep(1.0)
+
+
 # ---- the table ----
 
 def fmt(v, unit=""):
@@ -294,6 +337,8 @@ def main():
         poll_replay(args[0], int(args[1]), args[2])
     elif cmd == "vmhwm":
         vmhwm(args[0])
+    elif cmd == "cpu-monitor":
+        cpu_monitor(*args)
     elif cmd == "table":
         table(*args)
     else:

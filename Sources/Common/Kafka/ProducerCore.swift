@@ -123,15 +123,15 @@ final class ProducerCore: Sendable {
                     state.pendingMessages -= 1
                     wakeups.append(.single(continuation, outcome))
                 case .batch(let id, let index):
-                    guard var batch = state.batches[id], batch.results[index] == nil else { continue }
-                    batch.results[index] = outcome
-                    batch.remaining -= 1
+                    // Mutated in place through the dictionary: copying a batch's result array per report would
+                    // make a batch cost quadratic time.
+                    guard state.batches[id]?.results[index] == nil, state.batches[id] != nil else { continue }
+                    state.batches[id]!.results[index] = outcome
+                    state.batches[id]!.remaining -= 1
                     state.pendingMessages -= 1
-                    if batch.remaining == 0, let continuation = batch.continuation {
-                        state.batches[id] = nil
-                        wakeups.append(.batch(continuation, batch.results.map { $0! }))
-                    } else {
-                        state.batches[id] = batch
+                    if state.batches[id]!.remaining == 0, let continuation = state.batches[id]!.continuation {
+                        let results = state.batches.removeValue(forKey: id)!.results
+                        wakeups.append(.batch(continuation, results.map { $0! }))
                     }
                 }
             }
