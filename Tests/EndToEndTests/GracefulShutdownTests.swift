@@ -1,0 +1,52 @@
+import AsyncHTTPClient
+import Common
+import Foundation
+import KafkaTestSupport
+import Testing
+
+@Suite("Graceful shutdown", .timeLimit(.minutes(2)))
+struct GracefulShutdownTests {
+    @Test("ingest on SIGTERM finishes in-flight requests, flushes the producer and exits 0; every 202 is in Kafka")
+    func ingestSIGTERM() async throws {
+        let cluster = try TestCluster(label: "sigterm")
+        let topics = Topics(namespace: cluster.namespace("sigterm"))
+        try await cluster.create(topics.specs(packetPartitions: 1, analyserSlots: 1))
+        let port = 19_300
+        let ingest = try ChildProcess(
+            ["ingest", "--bootstrap", cluster.kafka.bootstrapServers, "--namespace", topics.namespace, "--port", "\(port)", "--linger-ms", "50"],
+            name: "ingest-sigterm")
+        #expect(await eventually {
+            let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health/ready"), timeout: .seconds(2))
+            return response?.status == .ok
+        })
+        let accepted = try await withThrowingTaskGroup(of: String?.self) { group in
+            for i in 0..<40 {
+                group.addTask {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/packets")
+                    request.method = .POST
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    request.body = .bytes(.init(string: #"{"id":"g-\#(i)","messages":[{"level":"INFO","message":"x"}]}"#))
+                    let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                    return response?.status == .accepted ? "g-\(i)" : nil
+                }
+            }
+            // SIGTERM while requests are in flight (linger 50 ms keeps them waiting for their acknowledgement).
+            try await Task.sleep(for: .milliseconds(20))
+            kill(ingest.process.processIdentifier, SIGTERM)
+            var ids: [String] = []
+            for try await id in group { if let id { ids.append(id) } }
+            return ids
+        }
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                ingest.process.waitUntilExit()
+                continuation.resume()
+            }
+        }
+        #expect(ingest.process.terminationStatus == 0, "\(ingest.output)")
+        #expect(ingest.output.contains("producer flushed"))
+        let inKafka = Set(try await cluster.readAll([TopicPartition(topics.packets, 0)], count: accepted.count, timeout: .seconds(10))
+            .map { String(decoding: $0.key ?? [], as: UTF8.self) })
+        for id in accepted { #expect(inKafka.contains(id), "\(id) got a 202 but is not in Kafka") }
+    }
+}
