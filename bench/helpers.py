@@ -206,12 +206,12 @@ def vmhwm(pid):
 
 
 def cpu_monitor(root, out, limit):
-    """Every second: CPU seconds used since start by processes that are not `root` or its descendants, written to
-    `out`. Exits when root is gone or after `limit` seconds. Processes that live less than a second are missed."""
+    """Every second: CPU seconds used since start by processes that are not `root` or its descendants (nor kernel
+    threads), written to `out` (per process name to `out`.who). Exits when root is gone or after `limit` seconds. Processes that live less than a second are missed."""
     root, limit = int(root), float(limit)
     hz = os.sysconf("SC_CLK_TCK")
     uptime0 = float(open("/proc/uptime").read().split()[0])
-    base, last = {}, {}
+    base, last, names = {}, {}, {}
     me = os.getpid()
     deadline = time.time() + limit
     while time.time() < deadline and os.path.exists("/proc/%d" % root):
@@ -226,6 +226,7 @@ def cpu_monitor(root, out, limit):
             rest = raw[raw.rindex(")") + 2:].split()
             ppid, cpu, start = int(rest[1]), (int(rest[11]) + int(rest[12])) / hz, int(rest[19]) / hz
             procs[int(name)] = (ppid, cpu, start)
+            names[(int(name), start)] = raw[raw.index("(") + 1:raw.rindex(")")]
         ours = {root, me}
         changed = True
         while changed:
@@ -234,8 +235,8 @@ def cpu_monitor(root, out, limit):
                 if ppid in ours and pid not in ours:
                     ours.add(pid)
                     changed = True
-        for pid, (_, cpu, start) in procs.items():
-            if pid in ours or pid in (1, 2):
+        for pid, (ppid, cpu, start) in procs.items():
+            if pid in ours or pid in (1, 2) or ppid == 2:  # kernel threads (ksoftirqd works for our loopback traffic)
                 continue
             key = (pid, start)
             if key not in base:
@@ -245,6 +246,12 @@ def cpu_monitor(root, out, limit):
         with open(out + ".tmp", "w") as f:
             f.write("%.2f\n" % total)
         os.replace(out + ".tmp", out)
+        with open(out + ".who.tmp", "w") as f:  # cumulative CPU seconds per foreign process name
+            by = {}
+            for k in last:
+                by[names.get(k, "?")] = by.get(names.get(k, "?"), 0.0) + last[k] - base[k]
+            f.write(json.dumps({n: round(c, 2) for n, c in sorted(by.items(), key=lambda x: -x[1]) if c > 0}))
+        os.replace(out + ".who.tmp", out + ".who")
         time.sleep(1.0)
 
 
