@@ -319,7 +319,8 @@ def table(rows_path, meta_path, json_out, md_out):
         f.write("\n")
     with open(md_out, "w") as f:
         f.write("# logdist benchmark — latest run\n\n")
-        f.write("- date: %s\n- machine: %s\n- command: `%s`\n- broker: %s\n\n" % (meta["date"], meta["machine"], meta["command"], meta["broker"]))
+        f.write("- date: %s\n- machine: %s\n- command: `%s`\n- commit: %s\n- broker: %s\n\n" % (
+            meta["date"], meta["machine"], meta["command"], meta.get("commit", "?"), meta["broker"]))
         f.write("\n".join(md) + "\n")
         if notes:
             f.write("\nNotes:\n\n" + "".join("- " + n + "\n" for n in notes))

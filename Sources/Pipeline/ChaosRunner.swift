@@ -14,6 +14,9 @@ public struct ChaosOptions: Sendable {
     public var dispatcherBatchSize = 500
     public var seed: UInt64 = UInt64(Date().timeIntervalSince1970)
     public var basePort = 19_000
+    /// A real cluster instead of the embedded broker: no broker faults there, the dispatcher runs exactly-once,
+    /// and duplicated must be 0.
+    public var kafka: KafkaConfig?
     public var workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("logdist-chaos-\(UUID().uuidString.prefix(6))").path
 
     public init() {}
@@ -94,12 +97,18 @@ public struct ChaosRunner: Sendable {
 
     public func run(say: @escaping @Sendable (String) -> Void) async throws -> ChaosReport {
         try FileManager.default.createDirectory(atPath: options.workDirectory, withIntermediateDirectories: true)
-        let broker = try EmbeddedBroker(brokers: 3, logger: logger)
-        let topics = Topics(namespace: "chaos")
-        try broker.createTopics(topics.specs(packetPartitions: 6, analyserSlots: 3, replicationFactor: 3))
-        let bootstrap = broker.bootstrapServers
+        let broker: EmbeddedBroker? = options.kafka == nil ? try EmbeddedBroker(brokers: 3, logger: logger) : nil
+        let kafka = options.kafka ?? KafkaConfig(bootstrapServers: broker!.bootstrapServers)
+        let topics = Topics(namespace: "chaos-\(UUID().uuidString.prefix(6).lowercased())")
+        let admin = try KafkaAdmin(kafka: kafka, logger: logger)
+        try await TopicProvisioner.ensure(
+            topics.specs(packetPartitions: 6, analyserSlots: 3, replicationFactor: broker == nil ? -1 : 3), admin: admin,
+            embedded: broker, logger: logger)
+        await admin.close()
+        let bootstrap = kafka.bootstrapServers
         let dir = options.workDirectory
-        let common = ["--bootstrap", bootstrap, "--namespace", topics.namespace, "--log-level", "warning"]
+        let properties = kafka.properties.sorted { $0.key < $1.key }.flatMap { ["-X", "\($0.key)=\($0.value)"] }
+        let common = ["--bootstrap", bootstrap, "--namespace", topics.namespace, "--log-level", "warning"] + properties
         let ingestPort = options.basePort
         var components: [Component] = [
             Component(name: "ingest", arguments: ["ingest"] + common + ["--port", "\(ingestPort)", "--ack-timeout-ms", "2000"], logPath: "\(dir)/ingest.log"),
@@ -121,7 +130,7 @@ public struct ChaosRunner: Sendable {
         }
         for component in components { try component.start(binary: binary) }
         defer { for component in components { component.terminate() } }
-        say("chaos: ingest, dispatcher, a1..a3 as processes on an embedded broker (3 brokers) at \(bootstrap); logs in \(dir)")
+        say("chaos: ingest, dispatcher, a1..a3 as processes on \(broker == nil ? "the cluster" : "an embedded broker (3 brokers)") at \(bootstrap); logs in \(dir)")
         try await waitForIngest(port: ingestPort)
 
         var random = SplitMix(seed: options.seed)
@@ -151,7 +160,7 @@ public struct ChaosRunner: Sendable {
                     try victim.start(binary: binary)
                     nextKill = ContinuousClock.now.advanced(by: options.killEvery * random.jitter())
                 }
-                if now >= nextFault {
+                if let broker, now >= nextFault {
                     switch random.next() % 3 {
                     case 0:
                         broker.pushRequestErrors(.produce, errors: [KafkaErrorCode.notLeaderForPartition, KafkaErrorCode.requestTimedOut, KafkaErrorCode.notEnoughReplicas])
@@ -188,11 +197,13 @@ public struct ChaosRunner: Sendable {
         let acceptedSet = Set(accepted)
         let duplicated = counts.filter { acceptedSet.contains($0.key) }.values.reduce(0) { $0 + max(0, $1 - 1) }
         // At-least-once: a killed dispatcher redoes at most its uncommitted batch; a failed batch (a fault) is
-        // redone whole.
-        let bound = options.dispatcherBatchSize * ((kills["dispatcher"] ?? 0) + faults.values.reduce(0, +) + 1)
+        // redone whole. Exactly-once (a real cluster): none.
+        let exactlyOnce = broker == nil
+        let bound = exactlyOnce ? 0 : options.dispatcherBatchSize * ((kills["dispatcher"] ?? 0) + faults.values.reduce(0, +) + 1)
         return ChaosReport(
             accepted: accepted.count, analysed: counts.keys.filter { acceptedSet.contains($0) }.count, lost: lost,
-            duplicated: duplicated, kills: kills, faults: faults, duplicateBound: bound, delivery: "at-least-once",
+            duplicated: duplicated, kills: kills, faults: faults, duplicateBound: bound,
+            delivery: exactlyOnce ? "exactly-once" : "at-least-once",
             passed: lost == 0 && duplicated <= bound && !accepted.isEmpty)
     }
 

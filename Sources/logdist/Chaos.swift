@@ -1,4 +1,5 @@
 import ArgumentParser
+import Common
 import Foundation
 import Pipeline
 
@@ -18,6 +19,10 @@ struct Chaos: AsyncParsableCommand {
     @Option(help: "Packets per second offered.") var rate: Double = 300
     @Option(help: "Random seed, to replay a run.") var seed: UInt64?
     @Option(help: "First of six consecutive ports to use.") var basePort = 19_000
+    @Option(help: "A real cluster instead of the embedded broker (env LOGDIST_BOOTSTRAP): no broker faults, the dispatcher runs exactly-once, and duplicated must be 0.")
+    var bootstrap: String?
+    @Option(name: .customShort("X"), help: ArgumentHelp("librdkafka property for the real cluster, repeatable.", valueName: "key=value"))
+    var properties: [String] = []
 
     func run() async throws {
         var logger = Logger(label: "logdist.chaos")
@@ -27,6 +32,9 @@ struct Chaos: AsyncParsableCommand {
         options.rate = rate
         options.basePort = basePort
         if let seed { options.seed = seed }
+        if let servers = bootstrap ?? env("LOGDIST_BOOTSTRAP") {
+            options.kafka = KafkaConfig(bootstrapServers: servers, properties: try KafkaConfig.parseProperties(properties))
+        }
         print("seed \(options.seed)")
         let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let report = try await ChaosRunner(options: options, binary: binary, logger: logger).run { line in
