@@ -142,32 +142,25 @@ struct IngestHandlers: Sendable {
             service.metrics.rejected("too_large")
             throw IngestError.bodyTooLarge(limit: limit)
         }
-        let timeout = config.bodyTimeout
-        let body = request.body
-        do {
-            // A client that trickles its body must not hold a request forever: read it within the deadline.
-            return try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
-                group.addTask {
-                    let buffer = try await body.collect(upTo: limit)
-                    return Array(buffer.readableBytesView)
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let bytes = first else {
-                    service.metrics.rejected("body_timeout")
-                    throw APIError(
-                        status: .requestTimeout, error: "body_timeout",
-                        detail: "the body did not arrive within \(timeout); send it at once")
-                }
-                return bytes
+        // A client that trickles its body must not hold a request forever: every chunk is checked against the
+        // deadline (no timer or task per request); a client that stops sending is closed by the idle timeout.
+        let deadline = ContinuousClock.now.advanced(by: config.bodyTimeout)
+        var bytes: [UInt8] = []
+        if let declared = request.headers[.contentLength], let length = Int(declared) { bytes.reserveCapacity(length) }
+        for try await chunk in request.body {
+            guard bytes.count + chunk.readableBytes <= limit else {
+                service.metrics.rejected("too_large")
+                throw IngestError.bodyTooLarge(limit: limit)
             }
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            service.metrics.rejected("too_large")
-            throw IngestError.bodyTooLarge(limit: limit)
+            bytes.append(contentsOf: chunk.readableBytesView)
+            if ContinuousClock.now > deadline {
+                service.metrics.rejected("body_timeout")
+                throw APIError(
+                    status: .requestTimeout, error: "body_timeout",
+                    detail: "the body did not arrive within \(config.bodyTimeout); send it at once")
+            }
         }
+        return bytes
     }
 
     /// The request's media type if it is one of `allowed`, else 415.

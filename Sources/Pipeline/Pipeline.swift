@@ -56,7 +56,7 @@ public struct PipelineConfig: Sendable {
     public var maxLag: Int64 = 100_000
     public var delivery: DeliveryMode?
     public var recordIDs = false
-    public var commitInterval: Duration = .milliseconds(100)
+    public var commitInterval: Duration = .milliseconds(10)
 
     public init() {}
 }

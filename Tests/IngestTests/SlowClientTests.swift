@@ -91,7 +91,7 @@ struct SlowClientTests {
         return (response, ContinuousClock.now - started)
     }
 
-    @Test("200 slow-header and slow-body connections do not stop others being served; slow bodies get 408")
+    @Test("200 slow-header and slow-body connections do not stop others being served; a trickled body gets 408")
     func slowlorisDoesNotBlockOthers() async throws {
         try await Self.live(idleTimeout: .seconds(30), bodyTimeout: .seconds(2)) { port in
             var stalled: [RawConnection] = []
@@ -100,15 +100,23 @@ struct SlowClientTests {
                 c.send("POST /v1/packets HTTP/1.1\r\nHost: x\r\nX-Slow-\(i): ")  // headers never finish
                 stalled.append(c)
             }
-            for _ in 0..<100 {
+            for _ in 0..<99 {
                 let c = try RawConnection(port: port)
                 c.send("POST /v1/packets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":")
                 stalled.append(c)
             }
+            // One that trickles its body, a few bytes every 300 ms, past the 2 s body deadline.
+            let trickler = try RawConnection(port: port)
+            trickler.send("POST /v1/packets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+            stalled.append(trickler)
             let (response, elapsed) = try await Self.post(port: port, id: "meanwhile")
             #expect(response.hasPrefix("HTTP/1.1 202"), "\(response)")
             #expect(elapsed < .seconds(2), "a normal request took \(elapsed) beside 200 stalled connections")
-            let slowBody = await stalled.last!.readAll(timeout: .seconds(5))
+            for _ in 0..<12 {
+                try await Task.sleep(for: .milliseconds(300))
+                trickler.send("   ")
+            }
+            let slowBody = await trickler.readAll(timeout: .seconds(5))
             #expect(slowBody.hasPrefix("HTTP/1.1 408"), "slow body got: \(slowBody.prefix(80))")
             #expect(slowBody.contains("body_timeout"))
         }
