@@ -10,17 +10,7 @@ import Testing
 struct DispatcherKillTests {
     @Test("SIGKILL of a dispatcher process, then a restart: nothing lost; duplicates only on the embedded broker, at most a batch")
     func killAndRestart() async throws {
-        let cluster = try TestCluster(label: "kill")
-        let topics = Topics(namespace: cluster.namespace("kill"))
-        try await cluster.create(topics.specs(packetPartitions: 6, analyserSlots: 3))
-        let analysers = try (0..<3).map { index in
-            var config = AnalyserConfig(
-                kafka: cluster.kafka, topics: topics, id: "a\(index + 1)", partition: Int32(index), weight: index + 1,
-                http: HTTPSettings(port: 0))
-            config.recordIDs = true
-            config.heartbeatInterval = .milliseconds(200)
-            return try AnalyserService(config: config, logger: cluster.logger)
-        }
+        let (cluster, topics, analysers) = try await AnalyserFleet.make(label: "kill", namespace: "kill")
         let batchSize = 500
         let dispatcherArguments = [
             "dispatch", "--bootstrap", cluster.kafka.bootstrapServers, "--namespace", topics.namespace, "--port", "0",

@@ -92,3 +92,22 @@ struct PipelineHarness: Sendable {
         }
     }
 }
+
+/// A test cluster with the logdist topics and analysers a1..a3 (weights 1:2:3, ids recorded) not yet running,
+/// for tests that run the dispatcher themselves.
+enum AnalyserFleet {
+    static func make(label: String, namespace: String) async throws -> (TestCluster, Topics, [AnalyserService]) {
+        let cluster = try TestCluster(label: label)
+        let topics = Topics(namespace: cluster.namespace(namespace))
+        try await cluster.create(topics.specs(packetPartitions: 6, analyserSlots: 3))
+        let analysers = try (0..<3).map { index in
+            var config = AnalyserConfig(
+                kafka: cluster.kafka, topics: topics, id: "a\(index + 1)", partition: Int32(index), weight: index + 1,
+                http: HTTPSettings(port: 0))
+            config.recordIDs = true
+            config.heartbeatInterval = .milliseconds(200)
+            return try AnalyserService(config: config, logger: cluster.logger)
+        }
+        return (cluster, topics, analysers)
+    }
+}

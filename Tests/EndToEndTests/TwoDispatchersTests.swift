@@ -9,17 +9,7 @@ import Testing
 struct TwoDispatchersTests {
     @Test("two dispatchers share the input partitions; each keeps the weights on its share; every packet analysed once")
     func twoInstances() async throws {
-        let cluster = try TestCluster(label: "two-dispatchers")
-        let topics = Topics(namespace: cluster.namespace("two"))
-        try await cluster.create(topics.specs(packetPartitions: 6, analyserSlots: 3))
-        let analysers = try (0..<3).map { index in
-            var config = AnalyserConfig(
-                kafka: cluster.kafka, topics: topics, id: "a\(index + 1)", partition: Int32(index), weight: index + 1,
-                http: HTTPSettings(port: 0))
-            config.recordIDs = true
-            config.heartbeatInterval = .milliseconds(200)
-            return try AnalyserService(config: config, logger: cluster.logger)
-        }
+        let (cluster, topics, analysers) = try await AnalyserFleet.make(label: "two-dispatchers", namespace: "two")
         let dispatchers = try ["d1", "d2"].map { id in
             var config = DispatcherConfig(kafka: cluster.kafka, topics: topics, http: HTTPSettings(port: 0), instanceID: id)
             config.policy = HealthPolicy(heartbeatTimeout: .seconds(3))
