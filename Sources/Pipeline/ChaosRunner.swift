@@ -133,7 +133,7 @@ public struct ChaosRunner: Sendable {
         say("chaos: ingest, dispatcher, a1..a3 as processes on \(broker == nil ? "the cluster" : "an embedded broker (3 brokers)") at \(bootstrap); logs in \(dir)")
         try await waitForIngest(port: ingestPort)
 
-        var random = SplitMix(seed: options.seed)
+        var random = SplitMix64(seed: options.seed)
         var kills: [String: Int] = [:]
         var faults: [String: Int] = [:]
         let plan = LoadPlan(
@@ -233,22 +233,8 @@ public struct ChaosRunner: Sendable {
     }
 }
 
-/// A small seeded generator, so a chaos run can be replayed with `--seed`.
-struct SplitMix: Sendable {
-    var state: UInt64
 
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A factor between 0.5 and 1.5.
+extension SplitMix64 {
+    /// A factor between 0.5 and 1.5, for jittered intervals.
     mutating func jitter() -> Double { 0.5 + Double(next() % 1000) / 1000 }
 }

@@ -83,7 +83,7 @@ public struct DemoRunner: Sendable {
                 return totals
             }
             group.addTask {
-                try await sample(pipeline, into: timeline, until: startedAt + options.duration.ms + options.settleTimeout.ms)
+                try await sample(pipeline, into: timeline, until: startedAt + Int64(options.duration.milliseconds) + Int64(options.settleTimeout.milliseconds))
                 return nil
             }
             group.addTask {
@@ -157,7 +157,7 @@ public struct DemoRunner: Sendable {
         let weight = Double(options.analysers.first { $0.id == id }?.weight ?? 1)
         let perSecond = options.rate * weight / max(1, totalWeight) * 260
         let fits = Double(options.retentionBytes) * 0.8 / max(1, perSecond)
-        return fits < options.outage.secondsValue ? .milliseconds(Int64(fits * 1000)) : options.outage
+        return fits < options.outage.secondsDouble ? .milliseconds(Int64(fits * 1000)) : options.outage
     }
 
     private func sample(_ pipeline: Pipeline, into timeline: Locked<[DemoReport.Sample]>, until endMs: Int64) async throws {
@@ -221,9 +221,9 @@ public struct DemoRunner: Sendable {
         let ingestMs = { (p: Double) in Double(load.latency.valueAtPercentile(p)) / 1000 }
         let detection = events.detectedAt.map { $0 - events.failAt }
         let replay = events.caughtUpAt.flatMap { caught in events.beginAt.map { caught - $0 } }
-        let elapsed = max(0.001, options.duration.secondsValue)
+        let elapsed = max(0.001, options.duration.secondsDouble)
         let retentionLost = analysers.reduce(Int64(0)) { $0 + $1.retentionLostPackets }
-        let timeoutMs = pipeline.config.heartbeatTimeout.ms
+        let timeoutMs = Int64(pipeline.config.heartbeatTimeout.milliseconds)
         var checks: [DemoReport.Check] = []
         checks.append(.init(name: "accepted", passed: !accepted.isEmpty, detail: "\(accepted.count) packets got a 202"))
         checks.append(.init(name: "lost = 0", passed: lost == 0, detail: "\(lost) accepted packets were never analysed"))
@@ -260,10 +260,3 @@ public struct DemoRunner: Sendable {
     }
 }
 
-extension Duration {
-    var ms: Int64 { Int64(secondsValue * 1000) }
-    var secondsValue: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}

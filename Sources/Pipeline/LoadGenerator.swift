@@ -164,17 +164,6 @@ public struct LoadGenerator: Sendable {
     }
 }
 
-extension Duration {
-    public var microseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-    }
-
-    public var secondsDouble: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}
 
 /// Formats a latency in microseconds for humans.
 public func formatLatency(_ microseconds: UInt64) -> String {

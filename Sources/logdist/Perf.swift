@@ -115,9 +115,3 @@ struct PerfConsume: AsyncParsableCommand {
     }
 }
 
-extension Duration {
-    var secondsDouble: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}

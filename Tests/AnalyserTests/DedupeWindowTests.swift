@@ -1,4 +1,5 @@
 import Testing
+import Common
 
 @testable import Analyser
 
@@ -53,7 +54,7 @@ struct DedupeWindowTests {
     /// with a reference model of the last ids kept.
     @Test(arguments: [(capacity: 50_000, maxBytes: 4 << 20), (capacity: 200_000, maxBytes: 2 << 20)])
     func staysWithinBoundsUnderRandomLoad(capacity: Int, maxBytes: Int) {
-        var rng = SplitMix(seed: UInt64(capacity))
+        var rng = SplitMix64(seed: UInt64(capacity))
         var window = DedupeWindow(capacity: capacity, maxBytes: maxBytes)
         var duplicates = 0
         for step in 0..<1_000_000 {

@@ -1,4 +1,5 @@
 import Testing
+import Common
 
 @testable import Analyser
 
@@ -169,7 +170,7 @@ struct TemplateMaskerTests {
     }
 
     @Test func randomInputNeverCrashesNorAddsDigits() {
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let alphabet = Array("0123456789abcdefxX.:-[]_ %é".unicodeScalars)
         for _ in 0..<20_000 {
             let length = Int(rng.next() % 40)
@@ -184,15 +185,3 @@ struct TemplateMaskerTests {
     }
 }
 
-/// Deterministic generator for reproducible random tests.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

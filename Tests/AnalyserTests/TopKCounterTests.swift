@@ -1,4 +1,5 @@
 import Foundation
+import Common
 import Testing
 
 @testable import Analyser
@@ -38,7 +39,7 @@ struct TopKCounterTests {
     /// Space-Saving: any key with true count > N / capacity is tracked, and count − error ≤ true ≤ count.
     @Test(arguments: [(capacity: 20, seed: UInt64(1)), (capacity: 50, seed: 2), (capacity: 100, seed: 3)])
     func spaceSavingGuarantees(capacity: Int, seed: UInt64) {
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var counter = TopKCounter(capacity: capacity)
         var truth: [String: Int] = [:]
         for _ in 0..<200_000 {

@@ -164,14 +164,6 @@ final class RDKafkaClient: @unchecked Sendable {
     }
 }
 
-extension Duration {
-    /// Whole milliseconds, clamped to `Int32`, for librdkafka's `int timeout_ms` arguments.
-    public var milliseconds: Int32 {
-        let (seconds, attos) = components
-        let ms = seconds * 1000 + attos / 1_000_000_000_000_000
-        return Int32(clamping: ms)
-    }
-}
 
 /// Runs blocking librdkafka calls off Swift's cooperative pool, on a serial queue of their own.
 struct BlockingExecutor: Sendable {
