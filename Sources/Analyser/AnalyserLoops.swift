@@ -120,6 +120,10 @@ struct AnalyserLoops: Service {
                 for entry in packet.messages { levelCounts[LogLevel.allCases.firstIndex(of: entry.level)!] += 1 }
                 if let ingested = HeaderNames.integer(message.header(HeaderNames.ingestTime)), nowMs >= ingested {
                     _ = s.latency.record(UInt64(nowMs - ingested) * 1000)
+                    if let dispatched = message.timestamp, dispatched >= ingested, dispatched <= nowMs {
+                        _ = s.toDispatch.record(UInt64(dispatched - ingested) * 1000)
+                        _ = s.fromDispatch.record(UInt64(nowMs - dispatched) * 1000)
+                    }
                 }
                 s.analysedIDs?[id, default: 0] += 1
                 audited.append((message.offset, id))

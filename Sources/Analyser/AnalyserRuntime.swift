@@ -7,7 +7,11 @@ struct AnalyserRuntime: Sendable {
     var stats: AnalysisStats
     var dedupe: DedupeWindow
     /// End-to-end latency in microseconds (ingest-time header → analysed).
-    var latency = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+    var latency = LatencyHistogram.make()
+    /// The two hops of it, split at the assigned record's timestamp (set when the dispatcher produced it):
+    /// ingest → dispatched, and dispatched → analysed. Microseconds.
+    var toDispatch = LatencyHistogram.make()
+    var fromDispatch = LatencyHistogram.make()
     /// Next offset to process in its partition.
     var position: Int64 = -1
     /// Last offset committed to its group.
@@ -81,6 +85,25 @@ public struct AnalyserStats: Codable, Sendable {
         public var p99Ms: Double
         public var p999Ms: Double
         public var maxMs: Double
+        /// Where the time goes: ingest → dispatcher produced the assigned record, and from then → analysed.
+        public var hops: Hops?
+    }
+
+    public struct Hops: Codable, Sendable {
+        public var ingestToDispatch: Percentiles
+        public var dispatchToAnalysed: Percentiles
+    }
+
+    public struct Percentiles: Codable, Sendable {
+        public var p50Ms: Double
+        public var p99Ms: Double
+        public var p999Ms: Double
+
+        init(_ h: LatencyHistogram) {
+            p50Ms = Double(h.valueAtPercentile(50)) / 1000
+            p99Ms = Double(h.valueAtPercentile(99)) / 1000
+            p999Ms = Double(h.valueAtPercentile(99.9)) / 1000
+        }
     }
 
     public struct Dedupe: Codable, Sendable {
@@ -104,3 +127,10 @@ public struct AnalyserStats: Codable, Sendable {
 
 /// Latencies in microseconds (HdrHistogram, three significant digits).
 public typealias LatencyHistogram = Histogram<UInt64>
+
+extension LatencyHistogram {
+    /// Microseconds up to an hour, three significant digits.
+    public static func make() -> LatencyHistogram {
+        LatencyHistogram(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+    }
+}

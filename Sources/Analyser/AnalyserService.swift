@@ -109,7 +109,9 @@ public final class AnalyserService: Sendable {
                 retentionLostPackets: s.retentionLost, malformed: s.malformed,
                 latency: .init(
                     count: s.latency.totalCount, p50Ms: latencyMs(50), p90Ms: latencyMs(90), p99Ms: latencyMs(99),
-                    p999Ms: latencyMs(99.9), maxMs: Double(s.latency.maxRecorded) / 1000),
+                    p999Ms: latencyMs(99.9), maxMs: Double(s.latency.maxRecorded) / 1000,
+                    hops: s.toDispatch.totalCount == 0
+                        ? nil : .init(ingestToDispatch: .init(s.toDispatch), dispatchToAnalysed: .init(s.fromDispatch))),
                 dedupe: .init(entries: s.dedupe.count, approximateBytes: s.dedupe.approximateBytes, evictions: s.dedupe.evictions),
                 analysis: s.stats.snapshot(nowMs: now))
         }

@@ -199,7 +199,7 @@ public struct DemoRunner: Sendable {
         let lost = accepted.filter { counts[$0] == nil }.count
         let duplicated = counts.values.reduce(0) { $0 + max(0, $1 - 1) }
         let totalAnalysed = perAnalyser.values.reduce(0, +)
-        var latency = LatencyHistogram(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+        var latency = LatencyHistogram.make()
         var steady = latency
         for analyser in pipeline.analysers {
             latency.add(analyser.latencyHistogram())

@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 import Logging
 
 /// The embedded broker: librdkafka's mock cluster, speaking the Kafka protocol on loopback TCP.
@@ -31,11 +32,43 @@ public final class EmbeddedBroker: Sendable {
         }
         self.cluster = MockClusterHandle(pointer: cluster)
         self.bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
+        let ports = Set(bootstrapServers.split(separator: ",").compactMap { $0.split(separator: ":").last.flatMap { UInt16($0) } })
+        let patched = Self.disableNagleOnListeners(ports: ports)
+        if patched < ports.count {
+            logger.warning(
+                "could not set TCP_NODELAY on every embedded broker listener; small responses may wait ~40 ms (delayed ACK)",
+                metadata: ["patched": "\(patched)", "brokers": "\(ports.count)"])
+        }
         logger.info("embedded broker started", metadata: [LogKeys.bootstrap: "\(bootstrapServers)", "brokers": "\(brokers)"])
     }
 
     deinit {
         rd_kafka_mock_cluster_destroy(cluster.pointer)
+    }
+
+    /// The mock cluster writes responses without `TCP_NODELAY`: under steady traffic a response segment then waits
+    /// for the client's delayed ACK (40 ms on Linux), so sends that usually take 1.5 ms take 45 ms. Linux copies
+    /// `TCP_NODELAY` from a listening socket to the sockets it accepts, so setting it on the mock's listeners (found
+    /// among this process's descriptors by their port) fixes every connection made afterwards.
+    /// - Returns: how many listeners were changed.
+    static func disableNagleOnListeners(ports: Set<UInt16>) -> Int {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return 0 }
+        var patched = 0
+        for entry in entries {
+            guard let fd = Int32(entry) else { continue }
+            var accepting: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0, accepting == 1 else { continue }
+            var address = sockaddr_in()
+            var addressLength = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let named = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &addressLength) }
+            }
+            guard named == 0, address.sin_family == sa_family_t(AF_INET), ports.contains(UInt16(bigEndian: address.sin_port)) else { continue }
+            var on: Int32 = 1
+            if setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size)) == 0 { patched += 1 }
+        }
+        return patched
     }
 
     /// A cluster id of librdkafka's mock cluster starts with this.
