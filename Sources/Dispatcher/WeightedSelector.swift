@@ -82,6 +82,14 @@ public struct WeightedSelector: Sendable {
     ///
     /// O(members), no allocation.
     public mutating func next() -> SelectorMember? {
+        nextIndex().map { picks[$0] }
+    }
+
+    /// Members that can be picked (weight > 0), in the order of `members`; `nextIndex` indexes this.
+    public var pickable: [SelectorMember] { picks }
+
+    /// The next pick as an index into `pickable`, or nil when nobody has weight > 0. O(members), no allocation.
+    public mutating func nextIndex() -> Int? {
         guard cycle > 0 else { return nil }
         let cycle = self.cycle
         let chosen = slots.withUnsafeMutableBufferPointer { slots in
@@ -98,7 +106,7 @@ public struct WeightedSelector: Sendable {
             slots[best].credit &-= cycle
             return best
         }
-        return picks[chosen]
+        return chosen
     }
 
     /// Runs the new cycle from zero and keeps the state closest (L1, in fractions of the cycle) to `targets`.

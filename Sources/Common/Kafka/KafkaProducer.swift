@@ -147,6 +147,93 @@ public final class KafkaProducer: Sendable {
         return await core.awaitBatch(batchID)
     }
 
+    /// Where `forward` sends records: route `r` is partition `partitions[r]` with header value `headerValues[r]`.
+    public struct Routes: Sendable {
+        public var topic: String
+        public var headerName: String
+        public var partitions: [Int32]
+        public var headerValues: [[UInt8]]
+
+        public init(topic: String, headerName: String, partitions: [Int32], headerValues: [[UInt8]]) {
+            precondition(partitions.count == headerValues.count, "one header value per route")
+            self.topic = topic
+            self.headerName = headerName
+            self.partitions = partitions
+            self.headerValues = headerValues
+        }
+    }
+
+    /// Produces consumed records unchanged (key, value, headers, with `routes.headerName` set to its route's value)
+    /// and suspends once, until every one is acknowledged; then throws the first failure, if any.
+    ///
+    /// `picks[c][i]` is the route of record `i` of `chunks[c]`. librdkafka copies each record straight from the
+    /// consumer's buffer: no Swift copy, no report per message. Order per route follows the order given.
+    public func forward(_ chunks: [ConsumedBatch], picks: [[Int32]], routes: Routes) async throws {
+        precondition(chunks.count == picks.count && zip(chunks, picks).allSatisfy { $0.count == $1.count }, "one pick per record")
+        let total = chunks.reduce(0) { $0 + $1.count }
+        guard total > 0 else { return }
+        precondition(chunks.allSatisfy { $0.count < OpaqueID.maxBatchSize }, "chunk exceeds \(OpaqueID.maxBatchSize)")
+        if let fatal = client.fatalError { throw fatal }
+        let batchID = core.registerCounted(count: total)
+        let rkt = topicHandle(routes.topic)
+        let base = OpaqueID.batch(batchID, index: 0)
+        var enqueued = 0
+        var deadline: ContinuousClock.Instant?
+        var failure: KafkaError?
+        chunks: for (chunk, chunkPicks) in zip(chunks, picks) {
+            var index = 0
+            while index < chunk.count {
+                var err = RD_KAFKA_RESP_ERR_NO_ERROR
+                let stopped = Self.forwardChunk(
+                    client.handle, rkt, chunk, chunkPicks, from: index, routes: routes, opaqueBase: base, err: &err)
+                enqueued += stopped - index
+                index = stopped
+                if err == RD_KAFKA_RESP_ERR_NO_ERROR { break }
+                if err == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                    let now = ContinuousClock.now
+                    let limit = deadline ?? now.advanced(by: configuration.enqueueTimeout)
+                    deadline = limit
+                    if now < limit {
+                        try? await Task.sleep(for: .milliseconds(1))
+                        continue
+                    }
+                }
+                failure = KafkaError(code: err, context: "enqueue to \(routes.topic)")
+                break chunks
+            }
+        }
+        if let failure { core.failCounted(batchID, count: total - enqueued, failure) }
+        if let error = await core.awaitCounted(batchID) { throw error }
+    }
+
+    private static func forwardChunk(
+        _ rk: OpaquePointer, _ rkt: OpaquePointer, _ chunk: ConsumedBatch, _ picks: [Int32], from start: Int, routes: Routes,
+        opaqueBase: UInt, err: inout rd_kafka_resp_err_t
+    ) -> Int {
+        // Pointers to each route's header value, valid for the duration of the call.
+        let values = routes.headerValues.map { value -> UnsafeMutableRawPointer in
+            let copy = UnsafeMutableRawPointer.allocate(byteCount: max(1, value.count), alignment: 1)
+            value.withUnsafeBytes { if let base = $0.baseAddress { copy.copyMemory(from: base, byteCount: value.count) } }
+            return copy
+        }
+        defer { values.forEach { $0.deallocate() } }
+        let sizes = routes.headerValues.map(\.count)
+        let stopped = picks.withUnsafeBufferPointer { picks in
+            routes.partitions.withUnsafeBufferPointer { partitions in
+                sizes.withUnsafeBufferPointer { sizes in
+                    values.map { UnsafeRawPointer($0) as UnsafeRawPointer? }.withUnsafeBufferPointer { values in
+                        chunk.messages.withMemoryRebound(to: UnsafeMutablePointer<rd_kafka_message_t>?.self, capacity: chunk.count) { messages in
+                            logdist_forward(
+                                rk, rkt, messages, picks.baseAddress, start, chunk.count, partitions.baseAddress,
+                                routes.headerName, values.baseAddress, sizes.baseAddress, opaqueBase, &err)
+                        }
+                    }
+                }
+            }
+        }
+        return Int(stopped)
+    }
+
     /// Produces many messages and throws the first failure, if any, after all have completed.
     public func sendAll(_ messages: [OutgoingMessage]) async throws -> [DeliveryReport] {
         let results = await sendBatch(messages)
@@ -210,27 +297,29 @@ public final class KafkaProducer: Sendable {
         }
         let err: rd_kafka_resp_err_t = withOptionalBytes(message.value) { value in
             withOptionalBytes(message.key) { key in
-                var args = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 7)
-                var n = 0
-                args[n].vtype = RD_KAFKA_VTYPE_RKT; args[n].u.rkt = rkt; n += 1
-                args[n].vtype = RD_KAFKA_VTYPE_PARTITION; args[n].u.i32 = message.partition ?? -1; n += 1
-                args[n].vtype = RD_KAFKA_VTYPE_VALUE
-                args[n].u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
-                args[n].u.mem.size = value.count; n += 1
-                if let keyBase = key.baseAddress {
-                    args[n].vtype = RD_KAFKA_VTYPE_KEY
-                    args[n].u.mem.ptr = UnsafeMutableRawPointer(mutating: keyBase)
-                    args[n].u.mem.size = key.count; n += 1
+                // On the stack: an array here was a heap allocation per message.
+                withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 7) { args -> rd_kafka_resp_err_t in
+                    var n = 0
+                    args[n].vtype = RD_KAFKA_VTYPE_RKT; args[n].u.rkt = rkt; n += 1
+                    args[n].vtype = RD_KAFKA_VTYPE_PARTITION; args[n].u.i32 = message.partition ?? -1; n += 1
+                    args[n].vtype = RD_KAFKA_VTYPE_VALUE
+                    args[n].u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
+                    args[n].u.mem.size = value.count; n += 1
+                    if let keyBase = key.baseAddress {
+                        args[n].vtype = RD_KAFKA_VTYPE_KEY
+                        args[n].u.mem.ptr = UnsafeMutableRawPointer(mutating: keyBase)
+                        args[n].u.mem.size = key.count; n += 1
+                    }
+                    args[n].vtype = RD_KAFKA_VTYPE_OPAQUE; args[n].u.ptr = UnsafeMutableRawPointer(bitPattern: opaque); n += 1
+                    args[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS; args[n].u.i = RD_KAFKA_MSG_F_COPY; n += 1
+                    if let headers {
+                        args[n].vtype = RD_KAFKA_VTYPE_HEADERS; args[n].u.headers = headers; n += 1
+                    }
+                    guard let error = rd_kafka_produceva(client.handle, args.baseAddress, n) else { return RD_KAFKA_RESP_ERR_NO_ERROR }
+                    let code = rd_kafka_error_code(error)
+                    rd_kafka_error_destroy(error)
+                    return code
                 }
-                args[n].vtype = RD_KAFKA_VTYPE_OPAQUE; args[n].u.ptr = UnsafeMutableRawPointer(bitPattern: opaque); n += 1
-                args[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS; args[n].u.i = RD_KAFKA_MSG_F_COPY; n += 1
-                if let headers {
-                    args[n].vtype = RD_KAFKA_VTYPE_HEADERS; args[n].u.headers = headers; n += 1
-                }
-                guard let error = rd_kafka_produceva(client.handle, args, n) else { return RD_KAFKA_RESP_ERR_NO_ERROR }
-                let code = rd_kafka_error_code(error)
-                rd_kafka_error_destroy(error)
-                return code
             }
         }
         // On success the message owns the headers; on failure they are still ours.

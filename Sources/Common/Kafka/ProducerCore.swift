@@ -16,16 +16,25 @@ final class ProducerCore: Sendable {
         var continuation: CheckedContinuation<[Outcome], Never>?
     }
 
+    /// A batch whose caller only needs to know that all succeeded, or the first failure: no report per message.
+    private struct Counted {
+        var remaining: Int
+        var firstError: KafkaError?
+        var continuation: CheckedContinuation<KafkaError?, Never>?
+    }
+
     private struct State {
         var nextID: UInt64 = 1
         var singles: [UInt64: CheckedContinuation<DeliveryReport, any Error>] = [:]
         var batches: [UInt64: Batch] = [:]
+        var counted: [UInt64: Counted] = [:]
         var pendingMessages = 0
     }
 
     private enum Wakeup {
         case single(CheckedContinuation<DeliveryReport, any Error>, Outcome)
         case batch(CheckedContinuation<[Outcome], Never>, [Outcome])
+        case counted(CheckedContinuation<KafkaError?, Never>, KafkaError?)
     }
 
     private let state = Mutex(State())
@@ -56,6 +65,50 @@ final class ProducerCore: Sendable {
         }
     }
 
+    func registerCounted(count: Int) -> UInt64 {
+        state.withLock { state in
+            let id = state.nextID
+            state.nextID += 1
+            state.counted[id] = Counted(remaining: count)
+            state.pendingMessages += count
+            return id
+        }
+    }
+
+    /// `count` messages of counted batch `id` will get no delivery report (they were never enqueued).
+    func failCounted(_ id: UInt64, count: Int, _ error: KafkaError) {
+        let wakeup: Wakeup? = state.withLock { state in
+            state.pendingMessages -= count
+            return Self.settle(&state, counted: id, count: count, error: error)
+        }
+        if let wakeup { wake([wakeup]) }
+    }
+
+    /// Suspends until every message of counted batch `id` has an outcome; returns the first failure, if any.
+    func awaitCounted(_ id: UInt64) async -> KafkaError? {
+        await withCheckedContinuation { continuation in
+            let ready: KafkaError?? = state.withLock { state in
+                guard let batch = state.counted[id] else { return .some(nil) }
+                if batch.remaining == 0 {
+                    state.counted[id] = nil
+                    return .some(batch.firstError)
+                }
+                state.counted[id]!.continuation = continuation
+                return .none
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    private static func settle(_ state: inout State, counted id: UInt64, count: Int, error: KafkaError?) -> Wakeup? {
+        guard state.counted[id] != nil else { return nil }
+        state.counted[id]!.remaining -= count
+        if let error, state.counted[id]!.firstError == nil { state.counted[id]!.firstError = error }
+        guard state.counted[id]!.remaining <= 0, let continuation = state.counted[id]!.continuation else { return nil }
+        let done = state.counted.removeValue(forKey: id)!
+        return .counted(continuation, done.firstError)
+    }
+
     func resolveBatch(_ id: UInt64, _ outcomes: [(Int, Outcome)]) {
         resolve(outcomes.map { (OpaqueID.batch(id, index: $0.0), $0.1) })
     }
@@ -78,19 +131,46 @@ final class ProducerCore: Sendable {
     }
 
     /// Reads one `RD_KAFKA_EVENT_DR` event.
+    ///
+    /// Counted batches are settled while the reports are read, under one lock; other reports are collected and
+    /// resolved after it.
     /// - Important: runs on the producer's poller thread; the event stays owned by the caller.
     func handle(event: OpaquePointer) {
         var outcomes: [(UInt, Outcome)] = []
-        outcomes.reserveCapacity(Int(rd_kafka_event_message_count(event)))
-        while let message = rd_kafka_event_message_next(event) {
-            let opaque = UInt(bitPattern: message.pointee._private)
-            if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                outcomes.append((opaque, .success(DeliveryReport(partition: message.pointee.partition, offset: message.pointee.offset))))
-            } else {
-                outcomes.append((opaque, .failure(KafkaError(code: message.pointee.err, context: "delivery"))))
+        let wakeups: [Wakeup] = state.withLock { state in
+            var wakeups: [Wakeup] = []
+            var run: (id: UInt64, count: Int, error: KafkaError?)?
+            while let message = rd_kafka_event_message_next(event) {
+                let opaque = UInt(bitPattern: message.pointee._private)
+                let err = message.pointee.err
+                if case .batch(let id, _) = OpaqueID.decode(opaque), state.counted[id] != nil {
+                    // Consecutive reports of one batch are settled together.
+                    let error = err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(code: err, context: "delivery")
+                    if let current = run, current.id == id {
+                        run!.count += 1
+                        if run!.error == nil { run!.error = error }
+                    } else {
+                        if let current = run, let w = Self.settle(&state, counted: current.id, count: current.count, error: current.error) {
+                            wakeups.append(w)
+                        }
+                        run = (id, 1, error)
+                    }
+                    state.pendingMessages -= 1
+                    continue
+                }
+                if err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    outcomes.append((opaque, .success(DeliveryReport(partition: message.pointee.partition, offset: message.pointee.offset))))
+                } else {
+                    outcomes.append((opaque, .failure(KafkaError(code: err, context: "delivery"))))
+                }
             }
+            if let current = run, let w = Self.settle(&state, counted: current.id, count: current.count, error: current.error) {
+                wakeups.append(w)
+            }
+            return wakeups
         }
-        resolve(outcomes)
+        wake(wakeups)
+        if !outcomes.isEmpty { resolve(outcomes) }
     }
 
     /// Fails every pending send; used when the producer closes.
@@ -100,6 +180,15 @@ final class ProducerCore: Sendable {
             for (_, batch) in state.batches {
                 guard let continuation = batch.continuation else { continue }
                 wakeups.append(.batch(continuation, batch.results.map { $0 ?? .failure(error) }))
+            }
+            for (_, batch) in state.counted {
+                guard let continuation = batch.continuation else { continue }
+                wakeups.append(.counted(continuation, batch.firstError ?? error))
+            }
+            state.counted = state.counted.filter { $0.value.continuation == nil }
+            for key in state.counted.keys {
+                state.counted[key]!.remaining = 0
+                if state.counted[key]!.firstError == nil { state.counted[key]!.firstError = error }
             }
             state.singles.removeAll()
             state.batches = state.batches.filter { $0.value.continuation == nil }
@@ -145,6 +234,7 @@ final class ProducerCore: Sendable {
             switch wakeup {
             case .single(let continuation, let outcome): continuation.resume(with: outcome.mapError { $0 as any Error })
             case .batch(let continuation, let outcomes): continuation.resume(returning: outcomes)
+            case .counted(let continuation, let error): continuation.resume(returning: error)
             }
         }
     }

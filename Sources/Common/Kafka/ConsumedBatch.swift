@@ -1,0 +1,91 @@
+import CRdKafka
+
+/// Records as librdkafka delivered them, not copied into Swift: for code that forwards records without looking at
+/// them (the dispatcher). The records are destroyed with the batch.
+///
+/// Immutable after `poll`; reading offsets and partitions from several threads is safe, and librdkafka's
+/// `rd_kafka_message_destroy` may run on any thread.
+public final class ConsumedBatch: @unchecked Sendable {
+    let messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
+    /// Number of records (error events are not records: they are in `errors`).
+    public let count: Int
+    /// Non-fatal errors librdkafka delivered in place of records.
+    public let errors: [ConsumerFetchError]
+    /// Per partition, the first offset and the offset after the last record of this batch.
+    public let spans: [TopicPartition: OffsetSpan]
+
+    public struct OffsetSpan: Sendable, Equatable {
+        public var first: Int64
+        /// The offset to commit once every record of the span is done.
+        public var next: Int64
+    }
+
+    /// Takes ownership of `count` messages at `buffer` (a buffer of at least `count` entries, freed here).
+    init(taking buffer: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>, count: Int) {
+        var kept = 0
+        var errors: [ConsumerFetchError] = []
+        var spans: [(rkt: OpaquePointer?, partition: Int32, span: OffsetSpan)] = []
+        for i in 0..<count {
+            guard let rkm = buffer[i] else { continue }
+            let m = rkm.pointee
+            if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                if m.err != RD_KAFKA_RESP_ERR__PARTITION_EOF {
+                    errors.append(ConsumerFetchError(rkm))
+                }
+                rd_kafka_message_destroy(rkm)
+                continue
+            }
+            buffer[kept] = rkm
+            kept += 1
+            // A batch spans few partitions: a linear search beats hashing a topic name per record.
+            if let at = spans.firstIndex(where: { $0.rkt == m.rkt && $0.partition == m.partition }) {
+                spans[at].span.first = min(spans[at].span.first, m.offset)
+                spans[at].span.next = max(spans[at].span.next, m.offset + 1)
+            } else {
+                spans.append((m.rkt, m.partition, OffsetSpan(first: m.offset, next: m.offset + 1)))
+            }
+        }
+        self.messages = buffer
+        self.count = kept
+        self.errors = errors
+        var named: [TopicPartition: OffsetSpan] = [:]
+        for entry in spans {
+            let topic = entry.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+            named[TopicPartition(topic, entry.partition)] = entry.span
+        }
+        self.spans = named
+    }
+
+    deinit {
+        for i in 0..<count {
+            if let rkm = messages[i] { rd_kafka_message_destroy(rkm) }
+        }
+        messages.deallocate()
+    }
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// The offset of record `index`.
+    public func offset(at index: Int) -> Int64 { messages[index]!.pointee.offset }
+
+    /// The partition of record `index`.
+    public func partition(at index: Int) -> Int32 { messages[index]!.pointee.partition }
+
+    /// A copy of record `index`, for tests and diagnostics (the point of this type is not to copy).
+    public func message(at index: Int) -> KafkaMessage {
+        let rkm = messages[index]!
+        return KafkaConsumer.copy(rkm, topic: rkm.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "")
+    }
+}
+
+extension ConsumerFetchError {
+    init(_ rkm: UnsafeMutablePointer<rd_kafka_message_t>) {
+        let m = rkm.pointee
+        var text = String(cString: rd_kafka_err2str(m.err))
+        if let payload = m.payload, m.len > 0 {
+            text = String(decoding: UnsafeRawBufferPointer(start: payload, count: m.len), as: UTF8.self)
+        }
+        let tp = m.rkt.map { TopicPartition(String(cString: rd_kafka_topic_name($0)), m.partition) }
+        self.init(topicPartition: tp, offset: m.offset, error: KafkaError(code: m.err, context: text))
+    }
+}
