@@ -130,15 +130,7 @@ public final class KafkaProducer: Sendable {
                 index += 1
                 continue
             }
-            if err == RD_KAFKA_RESP_ERR__QUEUE_FULL {
-                let now = ContinuousClock.now
-                let limit = deadline ?? now.advanced(by: configuration.enqueueTimeout)
-                deadline = limit
-                if now < limit {
-                    try? await Task.sleep(for: .milliseconds(1))
-                    continue
-                }
-            }
+            if await roomAppeared(after: err, deadline: &deadline) { continue }
             let error = KafkaError(code: err, context: "enqueue to \(message.topic)")
             let failed = (index..<messages.count).map { ($0, Result<DeliveryReport, KafkaError>.failure(error)) }
             core.resolveBatch(batchID, failed)
@@ -189,21 +181,25 @@ public final class KafkaProducer: Sendable {
                 enqueued += stopped - index
                 index = stopped
                 if err == RD_KAFKA_RESP_ERR_NO_ERROR { break }
-                if err == RD_KAFKA_RESP_ERR__QUEUE_FULL {
-                    let now = ContinuousClock.now
-                    let limit = deadline ?? now.advanced(by: configuration.enqueueTimeout)
-                    deadline = limit
-                    if now < limit {
-                        try? await Task.sleep(for: .milliseconds(1))
-                        continue
-                    }
-                }
+                if await roomAppeared(after: err, deadline: &deadline) { continue }
                 failure = KafkaError(code: err, context: "enqueue to \(routes.topic)")
                 break chunks
             }
         }
         if let failure { core.failCounted(batchID, count: total - enqueued, failure) }
         if let error = await core.awaitCounted(batchID) { throw error }
+    }
+
+    /// After a full queue (backpressure), waits a millisecond and says to retry, until `enqueueTimeout` has passed
+    /// since the first full queue of this call; any other error, or past the deadline: false.
+    private func roomAppeared(after err: rd_kafka_resp_err_t, deadline: inout ContinuousClock.Instant?) async -> Bool {
+        guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else { return false }
+        let now = ContinuousClock.now
+        let limit = deadline ?? now.advanced(by: configuration.enqueueTimeout)
+        deadline = limit
+        guard now < limit else { return false }
+        try? await Task.sleep(for: .milliseconds(1))
+        return true
     }
 
     private static func forwardChunk(
