@@ -45,4 +45,43 @@ static inline size_t logdist_forward(
     }
     return count;
 }
+/* Where one record is in the two buffers given to logdist_produce_slices. */
+typedef struct {
+    size_t value_offset;
+    size_t value_size;
+    size_t key_offset;
+    size_t key_size;
+} logdist_slice;
+
+/*
+ * Produces records whose values lie in one buffer and keys in another (for example packets validated in place in
+ * a request body), without leaving C: librdkafka copies key and value (RD_KAFKA_MSG_F_COPY), the partitioner
+ * chooses the partition, and every record gets one header `header_name` = header_value and the timestamp
+ * timestamp_ms (0: librdkafka's clock at enqueue). The opaque of record i is opaque_base | i.
+ *
+ * Enqueues slices[start..<count] in order and stops at the first enqueue error (for instance a full queue), which
+ * is stored in *err; returns the index it stopped at (count when all were enqueued).
+ */
+static inline size_t logdist_produce_slices(
+    rd_kafka_t *rk, rd_kafka_topic_t *rkt, const uint8_t *values, const uint8_t *keys, const logdist_slice *slices,
+    size_t start, size_t count, const char *header_name, const void *header_value, size_t header_size,
+    int64_t timestamp_ms, uintptr_t opaque_base, rd_kafka_resp_err_t *err) {
+    *err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (size_t i = start; i < count; i++) {
+        const logdist_slice *s = &slices[i];
+        rd_kafka_headers_t *headers = rd_kafka_headers_new(1);
+        rd_kafka_header_add(headers, header_name, -1, header_value, (ssize_t)header_size);
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(keys + s->key_offset, s->key_size),
+            RD_KAFKA_V_VALUE((void *)(values + s->value_offset), s->value_size), RD_KAFKA_V_HEADERS(headers),
+            RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_OPAQUE((void *)(opaque_base | (uintptr_t)i)), RD_KAFKA_V_END);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_headers_destroy(headers);
+            *err = e;
+            return i;
+        }
+    }
+    return count;
+}
 #endif

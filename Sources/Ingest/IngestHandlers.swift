@@ -40,6 +40,7 @@ struct IngestHandlers: Sendable {
             service.metrics.rejected(error.error)
             throw IngestError.from(error)
         }
+        guard partial else { return try await batchAllOrNothing(body, ranges) }
         var items: [(index: Int, id: String, bytes: [UInt8])] = []
         var rejected: [(index: Int, error: APIError)] = []
         items.reserveCapacity(ranges.count)
@@ -50,14 +51,8 @@ struct IngestHandlers: Sendable {
                 items.append((index, summary.id, bytes))
             } catch {
                 service.metrics.rejected(error.error)
-                let apiError = IngestError.from(error, prefix: "[\(index)]")
-                guard partial else { throw apiError }
-                rejected.append((index, apiError))
+                rejected.append((index, IngestError.from(error, prefix: "[\(index)]")))
             }
-        }
-        guard partial else {
-            try await produceAll(items.map { ($0.id, $0.bytes) })
-            return accepted(items.count)
         }
         let outcomes = await produce(items.map { ($0.id, $0.bytes) })
         var results: [BatchItemResult] = rejected.map {
@@ -83,23 +78,69 @@ struct IngestHandlers: Sendable {
         return response
     }
 
+    /// The default batch mode: every packet is validated in place in the body (no copy, no string per packet),
+    /// the first bad one rejects the request, else all are produced straight from the body and the answer is 202
+    /// only when the broker acknowledged every one.
+    private func batchAllOrNothing(_ body: [UInt8], _ ranges: [Range<Int>]) async throws -> Response {
+        var collector = PacketValidator.KeyCollector(limits: config.limits, expectedPackets: ranges.count)
+        var slices: [KafkaProducer.RecordSlice] = []
+        slices.reserveCapacity(ranges.count)
+        let invalid: (index: Int, error: ValidationError)? = body.withUnsafeBytes { raw in
+            for (index, range) in ranges.enumerated() {
+                do throws(ValidationError) {
+                    let key = try collector.validate(raw, range)
+                    slices.append(KafkaProducer.RecordSlice(value: range, key: key))
+                } catch {
+                    return (index, error)
+                }
+            }
+            return nil
+        }
+        if let invalid {
+            service.metrics.rejected(invalid.error.error)
+            throw IngestError.from(invalid.error, prefix: "[\(invalid.index)]")
+        }
+        let started = ContinuousClock.now
+        let now = epochMilliseconds()
+        let outcome = await service.producer.sendSlices(
+            topic: config.topics.packets, values: body, keys: collector.keys, slices: slices,
+            header: ingestTimeHeader(now), timestamp: now)
+        service.metrics.ackLatency.record(ContinuousClock.now - started)
+        record(accepted: slices.count - outcome.failed, bytes: outcome.deliveredBytes, failed: outcome.failed)
+        if let error = outcome.firstError { throw unavailable(error, failed: outcome.failed, of: slices.count) }
+        return accepted(slices.count)
+    }
+
+    /// The 503 for a request some of whose packets were not acknowledged.
+    private func unavailable(_ error: KafkaError, failed: Int, of total: Int) -> APIError {
+        var apiError = IngestError.from(error, config: config)
+        if failed < total {
+            apiError.detail += " (\(total - failed) of \(total) packets were written; "
+                + "retrying the whole request is safe: analysers count a packet id once)"
+        }
+        return apiError
+    }
+
+    private func record(accepted: Int, bytes: Int, failed: Int) {
+        service.metrics.packetsAccepted.increment(by: Int64(accepted))
+        service.metrics.bytesAccepted.increment(by: Int64(bytes))
+        if failed > 0 { service.metrics.rejected("unavailable", count: failed) }
+    }
+
+    private func ingestTimeHeader(_ now: Int64 = epochMilliseconds()) -> KafkaHeader {
+        KafkaHeader(HeaderNames.ingestTime, string: "\(now)")
+    }
+
     /// Produces every packet and throws 503 unless all were acknowledged.
     private func produceAll(_ packets: [(id: String, bytes: [UInt8])]) async throws {
         guard !packets.isEmpty else { return }
         let outcomes = await produce(packets)
         let failures = outcomes.compactMap { if case .failure(let error) = $0 { return error } else { return nil } }
-        if let first = failures.first {
-            var apiError = IngestError.from(first, config: config)
-            if failures.count < packets.count {
-                apiError.detail += " (\(packets.count - failures.count) of \(packets.count) packets were written; "
-                    + "retrying the whole request is safe: analysers count a packet id once)"
-            }
-            throw apiError
-        }
+        if let first = failures.first { throw unavailable(first, failed: failures.count, of: packets.count) }
     }
 
     private func produce(_ packets: [(id: String, bytes: [UInt8])]) async -> [Result<DeliveryReport, KafkaError>] {
-        let header = KafkaHeader(HeaderNames.ingestTime, string: "\(epochMilliseconds())")
+        let header = ingestTimeHeader()
         let topic = config.topics.packets
         let messages = packets.map {
             OutgoingMessage(topic: topic, key: Array($0.id.utf8), value: $0.bytes, headers: [header])
@@ -129,9 +170,7 @@ struct IngestHandlers: Sendable {
                 failed += 1
             }
         }
-        service.metrics.packetsAccepted.increment(by: Int64(acceptedCount))
-        service.metrics.bytesAccepted.increment(by: Int64(acceptedBytes))
-        if failed > 0 { service.metrics.rejected("unavailable", count: failed) }
+        record(accepted: acceptedCount, bytes: acceptedBytes, failed: failed)
         return outcomes
     }
 

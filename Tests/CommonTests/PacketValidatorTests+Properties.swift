@@ -128,6 +128,28 @@ private func exercise(_ body: [UInt8], limits: PacketLimits = .init()) -> Result
         _ = try? PacketValidator.splitArray(raw, limits: limits)
         _ = try? PacketValidator.splitLines(raw)
     }
+    // The batch path (one collector, stacks reused) agrees with validate, also between other packets and after
+    // a failure left its stacks mid-way.
+    let good = Array(#"{"id":"g\u00e9","messages":[{"level":"INFO","message":"m"}]}"#.utf8)
+    var collector = PacketValidator.KeyCollector(limits: limits)
+    let all = good + body + good
+    let ranges = [0..<good.count, good.count..<(good.count + body.count), (good.count + body.count)..<all.count]
+    all.withUnsafeBytes { raw in
+        for (index, range) in ranges.enumerated() {
+            let keys = collector.keys
+            let found = Result { () throws(ValidationError) in try collector.validate(raw, range) }
+            switch (index == 1 ? summary : Result { () throws(ValidationError) in try PacketValidator.validate(good, limits: limits) }, found) {
+            case (.success(let summary), .success(let key)):
+                #expect(Array(collector.keys[key]) == Array(summary.id.utf8))
+                #expect(Array(collector.keys[..<key.lowerBound]) == keys)
+            case (.failure(let a), .failure(let b)):
+                #expect(a == b)
+                #expect(collector.keys == keys)
+            default:
+                Issue.record("validate and the key collector disagree on \(String(decoding: all[range], as: UTF8.self))")
+            }
+        }
+    }
     return summary
 }
 

@@ -14,7 +14,7 @@ struct IngestRouteTests {
         let harness = try await IngestHarness(label: "ingest-ok")
         let single = packetJSON(id: "p-1", extra: #","unknown":{"nested":[1,2,{"x":null}]}"#)
         let legacy = packetJSON(id: "p-2", level: "warn")
-        let ndjson = [packetJSON(id: "p-3"), packetJSON(id: "p-4")].joined(separator: "\n") + "\n"
+        let ndjson = [packetJSON(id: "p-3"), packetJSON(id: "p-4"), packetJSON(id: #"p-\u0037"#)].joined(separator: "\n") + "\n"
         let array = "[ " + [packetJSON(id: "p-5"), packetJSON(id: "p-6", message: "caf\\u00e9 ☕")].joined(separator: " ,\n ") + " ]"
         let before = epochMilliseconds()
         try await harness.test { client in
@@ -24,17 +24,19 @@ struct IngestRouteTests {
             #expect(try await client.post("/distributor/packet", body: legacy).status == .accepted)
             let r3 = try await client.post("/v1/packets:batch", body: ndjson, contentType: "application/x-ndjson")
             #expect(r3.status == .accepted)
-            #expect(r3.json["accepted"] as? Int == 2)
+            #expect(r3.json["accepted"] as? Int == 3)
             let r4 = try await client.post("/v1/packets:batch", body: array, contentType: "application/json; charset=utf-8")
             #expect(r4.status == .accepted)
         }
-        let messages = try await harness.packetsInKafka(expected: 6)
-        #expect(messages.count == 6)
+        let messages = try await harness.packetsInKafka(expected: 7)
+        #expect(messages.count == 7)
         let byID = Dictionary(uniqueKeysWithValues: messages.map { (String(decoding: $0.key ?? [], as: UTF8.self), $0) })
         #expect(byID["p-1"]?.value == Array(single.utf8))
         #expect(byID["p-2"]?.value == Array(legacy.utf8))
         #expect(byID["p-3"]?.value == Array(packetJSON(id: "p-3").utf8))
         #expect(byID["p-6"]?.value == Array(packetJSON(id: "p-6", message: "caf\\u00e9 ☕").utf8))
+        // An escaped id is the key unescaped; the value keeps the bytes as sent.
+        #expect(byID["p-7"]?.value == Array(packetJSON(id: #"p-\u0037"#).utf8))
         for message in messages {
             let ingestTime = HeaderNames.integer(message.header(HeaderNames.ingestTime))
             #expect(ingestTime != nil && ingestTime! >= before)

@@ -172,22 +172,98 @@ public final class KafkaProducer: Sendable {
         var enqueued = 0
         var deadline: ContinuousClock.Instant?
         var failure: KafkaError?
-        chunks: for (chunk, chunkPicks) in zip(chunks, picks) {
-            var index = 0
-            while index < chunk.count {
-                var err = RD_KAFKA_RESP_ERR_NO_ERROR
-                let stopped = Self.forwardChunk(
-                    client.handle, rkt, chunk, chunkPicks, from: index, routes: routes, opaqueBase: base, err: &err)
-                enqueued += stopped - index
-                index = stopped
-                if err == RD_KAFKA_RESP_ERR_NO_ERROR { break }
-                if await roomAppeared(after: err, deadline: &deadline) { continue }
-                failure = KafkaError(code: err, context: "enqueue to \(routes.topic)")
-                break chunks
+        for (chunk, chunkPicks) in zip(chunks, picks) {
+            let run = await enqueueAll(chunk.count, topic: routes.topic, deadline: &deadline) { start, err in
+                Self.forwardChunk(client.handle, rkt, chunk, chunkPicks, from: start, routes: routes, opaqueBase: base, err: &err)
             }
+            enqueued += run.enqueued
+            failure = run.failure
+            if failure != nil { break }
         }
         if let failure { core.failCounted(batchID, count: total - enqueued, failure) }
-        if let error = await core.awaitCounted(batchID) { throw error }
+        if let error = await core.awaitCounted(batchID).firstError { throw error }
+    }
+
+    /// One record of ``sendSlices(topic:values:keys:slices:header:timestamp:)``: where its value and its key are.
+    public struct RecordSlice: Sendable, Equatable {
+        public var value: Range<Int>
+        public var key: Range<Int>
+
+        public init(value: Range<Int>, key: Range<Int>) {
+            self.value = value
+            self.key = key
+        }
+    }
+
+    /// Produces records laid out in two buffers — `values[slice.value]` keyed by `keys[slice.key]` — each with
+    /// `header` and the record timestamp `timestamp` (epoch ms; nil: now), to `topic` (the partitioner picks by
+    /// key), and suspends once, until every one is acknowledged or has failed.
+    ///
+    /// The ingest batch path: librdkafka copies each record straight from the request body, with no Swift value
+    /// and no report per record. When the local queue stays full past `enqueueTimeout`, the records not yet
+    /// enqueued fail with `.queueFull`; the ones enqueued still complete.
+    public func sendSlices(
+        topic: String, values: [UInt8], keys: [UInt8], slices: [RecordSlice], header: KafkaHeader, timestamp: Int64? = nil
+    ) async -> CountedOutcome {
+        guard !slices.isEmpty else { return CountedOutcome() }
+        precondition(slices.count < OpaqueID.maxBatchSize, "batch of \(slices.count) exceeds \(OpaqueID.maxBatchSize)")
+        precondition(slices.allSatisfy { $0.value.upperBound <= values.count && $0.key.upperBound <= keys.count }, "slice out of bounds")
+        if let fatal = client.fatalError { return CountedOutcome(failed: slices.count, firstError: fatal) }
+        let batchID = core.registerCounted(count: slices.count)
+        let rkt = topicHandle(topic)
+        let base = OpaqueID.batch(batchID, index: 0)
+        let layout = slices.map {
+            logdist_slice(value_offset: $0.value.lowerBound, value_size: $0.value.count, key_offset: $0.key.lowerBound, key_size: $0.key.count)
+        }
+        let headerValue = header.value ?? []
+        let handle = TopicHandle(pointer: rkt)
+        let client = client
+        var deadline: ContinuousClock.Instant?
+        var run: (enqueued: Int, failure: KafkaError?) = (0, nil)
+        while true {
+            // On the poller thread, which also frees these messages after their reports (see EventPoller).
+            let start = run.enqueued
+            let step = await poller.perform { () -> (Int, rd_kafka_resp_err_t) in
+                var err = RD_KAFKA_RESP_ERR_NO_ERROR
+                let stopped = values.withUnsafeBufferPointer { values in
+                    keys.withUnsafeBufferPointer { keys in
+                        layout.withUnsafeBufferPointer { layout in
+                            headerValue.withUnsafeBytes { headerValue in
+                                logdist_produce_slices(
+                                    client.handle, handle.pointer, values.baseAddress, keys.baseAddress, layout.baseAddress, start,
+                                    layout.count, header.name, headerValue.baseAddress, headerValue.count, timestamp ?? 0, base, &err)
+                            }
+                        }
+                    }
+                }
+                return (Int(stopped), err)
+            }
+            run.enqueued = step.0
+            if step.1 == RD_KAFKA_RESP_ERR_NO_ERROR { break }
+            if await roomAppeared(after: step.1, deadline: &deadline) { continue }
+            run.failure = KafkaError(code: step.1, context: "enqueue to \(topic)")
+            break
+        }
+        if let failure = run.failure { core.failCounted(batchID, count: slices.count - run.enqueued, failure) }
+        return await core.awaitCounted(batchID)
+    }
+
+    /// Calls `enqueue(start, &err)` — which enqueues messages `start..<count` in order and returns where it stopped,
+    /// with the error that stopped it — until all are enqueued, waiting for room while the local queue is full.
+    /// - Returns: how many were enqueued, and the error that ended the call early, if any.
+    private func enqueueAll(
+        _ count: Int, topic: String, deadline: inout ContinuousClock.Instant?,
+        _ enqueue: (Int, inout rd_kafka_resp_err_t) -> Int
+    ) async -> (enqueued: Int, failure: KafkaError?) {
+        var index = 0
+        while index < count {
+            var err = RD_KAFKA_RESP_ERR_NO_ERROR
+            index = enqueue(index, &err)
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR { continue }
+            if await roomAppeared(after: err, deadline: &deadline) { continue }
+            return (index, KafkaError(code: err, context: "enqueue to \(topic)"))
+        }
+        return (count, nil)
     }
 
     /// After a full queue (backpressure), waits a millisecond and says to retry, until `enqueueTimeout` has passed

@@ -1,6 +1,18 @@
-/// What one pass over a packet found; `messages` stays empty unless decoding.
+/// How much of a packet a scan builds.
+enum PacketScanMode {
+    /// Validates only; the id is found as a token (``ScannedPacket/idToken``), no string is built.
+    case shape
+    /// Validates and builds the id and source strings.
+    case summary
+    /// Also builds every message, texts unescaped.
+    case decode
+}
+
+/// What one pass over a packet found; `messages` stays empty unless decoding, `id` and `source` unless summarizing.
 struct ScannedPacket {
     var id = ""
+    /// Where the id's string is in the scanned bytes (when valid).
+    var idToken: StringToken?
     var timestamp: Int64?
     var source: String?
     var messageCount = 0
@@ -8,11 +20,12 @@ struct ScannedPacket {
 }
 
 extension JSONScanner {
-    /// Scans a whole packet body; with `decode`, also builds its messages.
+    /// Scans a whole packet body, building what `mode` asks for.
     ///
     /// Syntax errors throw at once; the first semantic problem is held until the body is known to be well-formed,
     /// so a body with both gets the 400.
-    mutating func scanPacket(limits: PacketLimits, decode: Bool) throws(ValidationError) -> ScannedPacket {
+    mutating func scanPacket(limits: PacketLimits, mode: PacketScanMode) throws(ValidationError) -> ScannedPacket {
+        let decode = mode == .decode
         skipWhitespace()
         guard pos < end else { throw .emptyBody }
         guard bytes[pos] == JSONByte.openBrace else {
@@ -30,11 +43,12 @@ extension JSONScanner {
                 switch key.length {
                 case 2 where self.key(key, is: "id"):
                     hasID = true
-                    packet.id = try scanID(limits: limits)
+                    packet.idToken = try scanID(limits: limits)
+                    if mode != .shape, let token = packet.idToken { packet.id = makeString(token) }
                 case 9 where self.key(key, is: "timestamp"):
                     packet.timestamp = try scanTimestamp()
                 case 6 where self.key(key, is: "source"):
-                    packet.source = try scanOptionalString()
+                    packet.source = try scanOptionalString(build: mode != .shape)
                 case 8 where self.key(key, is: "messages"):
                     hasMessages = true
                     try scanMessages(into: &packet, limits: limits, decode: decode)
@@ -55,20 +69,20 @@ extension JSONScanner {
         return packet
     }
 
-    private mutating func scanID(limits: PacketLimits) throws(ValidationError) -> String {
+    private mutating func scanID(limits: PacketLimits) throws(ValidationError) -> StringToken? {
         guard current == JSONByte.quote else {
             note("wrong_type", "\"id\" must be a string of 1 to \(limits.maxIDBytes) bytes")
             try skipValue()
-            return ""
+            return nil
         }
         let token = try scanString()
         if token.length == 0 {
             note("invalid_value", "\"id\" must not be empty")
         } else if token.length > limits.maxIDBytes {
             note("invalid_value", "\"id\" is \(token.length) bytes; at most \(limits.maxIDBytes) are allowed")
-            return ""
+            return nil
         }
-        return makeString(token)
+        return token
     }
 
     /// An optional epoch-milliseconds timestamp: a non-negative integer that fits 64 bits, or null.
@@ -94,14 +108,16 @@ extension JSONScanner {
         return nil
     }
 
-    private mutating func scanOptionalString() throws(ValidationError) -> String? {
+    /// A string or null; the string is built only when `build` (and then returned), else validated and "".
+    private mutating func scanOptionalString(build: Bool) throws(ValidationError) -> String? {
         if try scanNull() { return nil }
         guard current == JSONByte.quote else {
             note("wrong_type", "must be a string")
             try skipValue()
             return nil
         }
-        return makeString(try scanString())
+        let token = try scanString()
+        return build ? makeString(token) : ""
     }
 
     private mutating func scanMessages(

@@ -28,6 +28,23 @@ struct JSONScanner {
         keys.reserveCapacity(32)
     }
 
+    /// A scanner that takes over the stacks of an earlier one (emptied, capacity kept): no allocation.
+    init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int, reusing path: inout [PathSegment], _ keys: inout [StringToken]) {
+        self.bytes = bytes
+        self.end = bytes.count
+        self.maxDepth = maxDepth
+        path.removeAll(keepingCapacity: true)
+        keys.removeAll(keepingCapacity: true)
+        swap(&self.path, &path)
+        swap(&self.keys, &keys)
+    }
+
+    /// Hands the stacks back for the next scanner.
+    mutating func release(into path: inout [PathSegment], _ keys: inout [StringToken]) {
+        swap(&self.path, &path)
+        swap(&self.keys, &keys)
+    }
+
     // MARK: Whitespace and punctuation
 
     @inline(__always) mutating func skipWhitespace() {

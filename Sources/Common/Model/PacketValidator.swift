@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Validates and decodes packets (see DESIGN.md, "Wire format"), and splits batch bodies into packets.
 ///
 /// A strict byte-level JSON scanner underneath: no Foundation, no intermediate values, no recursion, and no trap on
@@ -9,7 +15,7 @@ public enum PacketValidator {
     ) throws(ValidationError) -> PacketSummary {
         guard bytes.count <= limits.maxBodyBytes else { throw .bodyTooLarge(bytes.count, limit: limits.maxBodyBytes) }
         var scanner = JSONScanner(bytes, maxDepth: limits.maxDepth)
-        let packet = try scanner.scanPacket(limits: limits, decode: false)
+        let packet = try scanner.scanPacket(limits: limits, mode: .summary)
         return PacketSummary(
             id: packet.id, messageCount: packet.messageCount, timestamp: packet.timestamp, source: packet.source)
     }
@@ -28,7 +34,7 @@ public enum PacketValidator {
                     throw .bodyTooLarge(raw.count, limit: limits.maxBodyBytes)
                 }
                 var scanner = JSONScanner(raw, maxDepth: limits.maxDepth)
-                let packet = try scanner.scanPacket(limits: limits, decode: true)
+                let packet = try scanner.scanPacket(limits: limits, mode: .decode)
                 return Packet(
                     id: packet.id, timestamp: packet.timestamp, source: packet.source, messages: packet.messages)
             }
@@ -72,25 +78,59 @@ public enum PacketValidator {
     /// Lines are not validated here; blank means only spaces, tabs and carriage returns.
     public static func splitLines(_ bytes: UnsafeRawBufferPointer) throws(ValidationError) -> [Range<Int>] {
         var ranges: [Range<Int>] = []
+        guard let base = bytes.baseAddress else { throw .emptyBatch }
+        let count = bytes.count
         var lineStart = 0
-        var blank = true
-        for index in 0...bytes.count {
-            let byte = index < bytes.count ? bytes[index] : JSONByte.newline
-            switch byte {
-            case JSONByte.newline:
-                if !blank {
-                    let lineEnd = index > lineStart && bytes[index - 1] == JSONByte.carriageReturn ? index - 1 : index
-                    ranges.append(lineStart..<lineEnd)
-                }
-                lineStart = index + 1
-                blank = true
-            case JSONByte.space, JSONByte.tab, JSONByte.carriageReturn:
-                break
-            default:
-                blank = false
+        while lineStart <= count {
+            // memchr finds the line's end a vector at a time.
+            let newline = lineStart == count ? nil : memchr(base + lineStart, Int32(JSONByte.newline), count - lineStart)
+            let lineEnd = newline.map { base.distance(to: UnsafeRawPointer($0)) } ?? count
+            var first = lineStart
+            while first < lineEnd, bytes[first] == JSONByte.space || bytes[first] == JSONByte.tab || bytes[first] == JSONByte.carriageReturn {
+                first += 1
             }
+            if first < lineEnd {
+                ranges.append(lineStart..<(bytes[lineEnd - 1] == JSONByte.carriageReturn ? lineEnd - 1 : lineEnd))
+            }
+            lineStart = lineEnd + 1
         }
         guard !ranges.isEmpty else { throw .emptyBatch }
         return ranges
+    }
+
+    /// Validates the packets of one batch body and collects their Kafka keys, reusing one scanner's stacks: the
+    /// batch hot path, with no allocation per packet.
+    public struct KeyCollector: Sendable {
+        public let limits: PacketLimits
+        /// The keys (ids, unescaped) of the packets validated so far, back to back.
+        public private(set) var keys: [UInt8] = []
+        private var path: [PathSegment] = []
+        private var objectKeys: [StringToken] = []
+
+        public init(limits: PacketLimits, expectedPackets: Int = 0) {
+            self.limits = limits
+            keys.reserveCapacity(expectedPackets * 24)
+        }
+
+        /// Validates `body[range]` as one packet (same rules and errors as `validate`)
+        /// and appends its id to ``keys``; returns where in ``keys`` that id is.
+        public mutating func validate(
+            _ body: UnsafeRawBufferPointer, _ range: Range<Int>
+        ) throws(ValidationError) -> Range<Int> {
+            let bytes = UnsafeRawBufferPointer(rebasing: body[range])
+            guard bytes.count <= limits.maxBodyBytes else { throw .bodyTooLarge(bytes.count, limit: limits.maxBodyBytes) }
+            var scanner = JSONScanner(bytes, maxDepth: limits.maxDepth, reusing: &path, &objectKeys)
+            defer { scanner.release(into: &path, &objectKeys) }
+            let packet = try scanner.scanPacket(limits: limits, mode: .shape)
+            // A packet without a valid id has thrown above.
+            guard let token = packet.idToken else { throw ValidationError(error: "missing_field", field: "id", detail: "no id", status: 422) }
+            let start = keys.count
+            if token.isEscaped {
+                keys += scanner.unescapedBytes(token)
+            } else {
+                keys.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[token.start..<token.end]))
+            }
+            return start..<keys.count
+        }
     }
 }
