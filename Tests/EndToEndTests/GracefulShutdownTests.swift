@@ -49,4 +49,46 @@ struct GracefulShutdownTests {
             .map { String(decoding: $0.key ?? [], as: UTF8.self) })
         for id in accepted { #expect(inKafka.contains(id), "\(id) got a 202 but is not in Kafka") }
     }
+
+    @Test("with the broker gone, ingest, dispatcher and analyser still exit promptly on SIGTERM")
+    func sigtermWithBrokerDown() async throws {
+        let cluster = try TestCluster(label: "sigterm-down")
+        guard let broker = cluster.broker else {
+            print("skipped: taking the broker down needs the embedded broker (LOGDIST_TEST_BOOTSTRAP is set)")
+            return
+        }
+        let topics = Topics(namespace: cluster.namespace("sigdown"))
+        try await cluster.create(topics.specs(packetPartitions: 2, analyserSlots: 2))
+        let boot = cluster.kafka.bootstrapServers
+        let ns = topics.namespace
+        let ports = (ingest: 19_310, dispatcher: 19_311, analyser: 19_312)
+        let children = [
+            try ChildProcess(["ingest", "--bootstrap", boot, "--namespace", ns, "--port", "\(ports.ingest)"], name: "down-ingest"),
+            try ChildProcess(
+                ["analyse", "--bootstrap", boot, "--namespace", ns, "--id", "a1", "--partition", "0", "--port", "\(ports.analyser)"],
+                name: "down-analyser"),
+            try ChildProcess(
+                ["dispatch", "--bootstrap", boot, "--namespace", ns, "--port", "\(ports.dispatcher)", "--instance-id", "d1"],
+                name: "down-dispatcher"),
+        ]
+        for port in [ports.ingest, ports.dispatcher, ports.analyser] {
+            #expect(await eventually(timeout: .seconds(30)) {
+                let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health/live"), timeout: .seconds(2))
+                return response?.status == .ok
+            })
+        }
+        // Let the dispatcher join its group and start its health loop, then take the broker away.
+        try await Task.sleep(for: .seconds(3))
+        try broker.setBrokerDown()
+        try await Task.sleep(for: .seconds(3))
+        let started = ContinuousClock.now
+        for child in children { kill(child.process.processIdentifier, SIGTERM) }
+        for child in children {
+            let exited = await eventually(timeout: .seconds(25)) { !child.isRunning }
+            #expect(exited, "still running 25 s after SIGTERM: \(child.logURL.path)")
+            if !exited { child.kill() }
+        }
+        print("all exited \(ContinuousClock.now - started) after SIGTERM with the broker down")
+        try broker.setBrokerUp()
+    }
 }

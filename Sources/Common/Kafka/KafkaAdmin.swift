@@ -55,13 +55,13 @@ public final class KafkaAdmin: Sendable {
     /// Partition count of `topic`, or nil when it does not exist.
     public func partitionCount(topic: String, timeout: Duration = .seconds(10)) async throws -> Int? {
         let client = client
-        return try await executor.run { try client.partitionCount(topic: topic, timeout: timeout) }
+        return try await executor.query(deadline: timeout + .seconds(1)) { try client.partitionCount(topic: topic, timeout: timeout) }
     }
 
     /// Low and high watermarks (log start and end offsets) of a partition.
     public func watermarks(_ partition: TopicPartition, timeout: Duration = .seconds(10)) async throws -> (low: Int64, high: Int64) {
         let client = client
-        return try await executor.run { try client.watermarks(partition, timeout: timeout) }
+        return try await executor.query(deadline: timeout + .seconds(1)) { try client.watermarks(partition, timeout: timeout) }
     }
 
     /// Committed offsets of `group` for `partitions`; partitions without a commit are absent from the result.

@@ -261,7 +261,7 @@ public final class KafkaConsumer: Sendable {
     /// Low and high watermarks of a partition, asked of the broker.
     public func watermarks(_ partition: TopicPartition, timeout: Duration) async throws -> (low: Int64, high: Int64) {
         let client = client
-        return try await executor.run { try client.watermarks(partition, timeout: timeout) }
+        return try await executor.query(deadline: timeout + .seconds(1)) { try client.watermarks(partition, timeout: timeout) }
     }
 
     /// Wakes the broker thread that fetches `partition` by asking its leader for the partition's watermarks, on a

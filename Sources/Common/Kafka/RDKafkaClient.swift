@@ -180,6 +180,67 @@ struct BlockingExecutor: Sendable {
             }
         }
     }
+
+    /// Like `run`, for a query whose answer may be dropped: throws `CancellationError` as soon as the task is
+    /// cancelled and a `.timedOut` error after `deadline`, even while librdkafka has not returned; a query whose
+    /// caller gave up before it started is not sent.
+    ///
+    /// librdkafka 2.0's `rd_kafka_query_watermark_offsets` does not honour its timeout while the partition's leader
+    /// is unreachable (its request waits out `socket.timeout.ms`, 60 s, and may be retried): a dispatcher whose
+    /// broker had gone took minutes to stop on SIGTERM, its health loop waiting for such queries.
+    func query<T: Sendable>(deadline: Duration, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let pending = PendingQuery<T>()
+        let queue = queue
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                guard pending.install(continuation) else {
+                    continuation.resume(throwing: CancellationError())
+                    return
+                }
+                queue.async {
+                    guard !pending.isFinished else { return }
+                    pending.finish(Result { try body() })
+                }
+                let milliseconds = Int(min(deadline, .seconds(86_400)).milliseconds)
+                DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + .milliseconds(milliseconds)) {
+                    pending.finish(.failure(KafkaError(kind: .timedOut, message: "no answer from librdkafka within \(deadline)")))
+                }
+            }
+        } onCancel: {
+            pending.finish(.failure(CancellationError()))
+        }
+    }
+}
+
+/// The one outcome of a ``BlockingExecutor/query(deadline:_:)``: the first of answer, deadline and cancellation.
+private final class PendingQuery<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+
+    var isFinished: Bool { state.withLock { $0.finished } }
+
+    /// False when the query already finished (cancelled before it began).
+    func install(_ continuation: CheckedContinuation<T, any Error>) -> Bool {
+        state.withLock { state in
+            guard !state.finished else { return false }
+            state.continuation = continuation
+            return true
+        }
+    }
+
+    func finish(_ result: Result<T, any Error>) {
+        let continuation: CheckedContinuation<T, any Error>? = state.withLock { state in
+            guard !state.finished else { return nil }
+            state.finished = true
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(with: result)
+    }
 }
 
 /// Topic-partition lists cross into C here and back.
