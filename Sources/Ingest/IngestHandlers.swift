@@ -11,15 +11,7 @@ struct IngestHandlers: Sendable {
     func single(_ request: Request, context: some RequestContext) async throws -> Response {
         try requireContentType(request, allowed: ["application/json"])
         let body = try await collectBody(request, context: context)
-        let summary: PacketSummary
-        do {
-            summary = try PacketValidator.validate(body, limits: config.limits)
-        } catch {
-            service.metrics.rejected(error.error)
-            throw IngestError.from(error)
-        }
-        try await produceAll([(summary.id, body)])
-        return accepted(1)
+        return try await produceInPlace(body, [0..<body.count], single: true)
     }
 
     /// `POST /v1/packets:batch`: NDJSON or a JSON array. All-or-nothing, or per item with `?partial=true`.
@@ -40,7 +32,7 @@ struct IngestHandlers: Sendable {
             service.metrics.rejected(error.error)
             throw IngestError.from(error)
         }
-        guard partial else { return try await batchAllOrNothing(body, ranges) }
+        guard partial else { return try await produceInPlace(body, ranges, single: false) }
         var items: [(index: Int, id: String, bytes: [UInt8])] = []
         var rejected: [(index: Int, error: APIError)] = []
         items.reserveCapacity(ranges.count)
@@ -78,10 +70,10 @@ struct IngestHandlers: Sendable {
         return response
     }
 
-    /// The default batch mode: every packet is validated in place in the body (no copy, no string per packet),
-    /// the first bad one rejects the request, else all are produced straight from the body and the answer is 202
-    /// only when the broker acknowledged every one.
-    private func batchAllOrNothing(_ body: [UInt8], _ ranges: [Range<Int>]) async throws -> Response {
+    /// A single packet, or a batch in the default mode: every packet is validated in place in the body (no copy,
+    /// no string per packet), the first bad one rejects the request, else all are produced straight from the body
+    /// and the answer is 202 only when the broker acknowledged every one.
+    private func produceInPlace(_ body: [UInt8], _ ranges: [Range<Int>], single: Bool) async throws -> Response {
         var collector = PacketValidator.KeyCollector(limits: config.limits, expectedPackets: ranges.count)
         var slices: [KafkaProducer.RecordSlice] = []
         slices.reserveCapacity(ranges.count)
@@ -98,7 +90,7 @@ struct IngestHandlers: Sendable {
         }
         if let invalid {
             service.metrics.rejected(invalid.error.error)
-            throw IngestError.from(invalid.error, prefix: "[\(invalid.index)]")
+            throw single ? IngestError.from(invalid.error) : IngestError.from(invalid.error, prefix: "[\(invalid.index)]")
         }
         let started = ContinuousClock.now
         let now = epochMilliseconds()
@@ -129,14 +121,6 @@ struct IngestHandlers: Sendable {
 
     private func ingestTimeHeader(_ now: Int64 = epochMilliseconds()) -> KafkaHeader {
         KafkaHeader(HeaderNames.ingestTime, string: "\(now)")
-    }
-
-    /// Produces every packet and throws 503 unless all were acknowledged.
-    private func produceAll(_ packets: [(id: String, bytes: [UInt8])]) async throws {
-        guard !packets.isEmpty else { return }
-        let outcomes = await produce(packets)
-        let failures = outcomes.compactMap { if case .failure(let error) = $0 { return error } else { return nil } }
-        if let first = failures.first { throw unavailable(first, failed: failures.count, of: packets.count) }
     }
 
     private func produce(_ packets: [(id: String, bytes: [UInt8])]) async -> [Result<DeliveryReport, KafkaError>] {

@@ -184,6 +184,9 @@ public final class KafkaProducer: Sendable {
         if let error = await core.awaitCounted(batchID).firstError { throw error }
     }
 
+    /// Up to this many records, `sendSlices` enqueues on the caller's thread.
+    static let inlineSliceLimit = 8
+
     /// One record of ``sendSlices(topic:values:keys:slices:header:timestamp:)``: where its value and its key are.
     public struct RecordSlice: Sendable, Equatable {
         public var value: Range<Int>
@@ -221,9 +224,8 @@ public final class KafkaProducer: Sendable {
         var deadline: ContinuousClock.Instant?
         var run: (enqueued: Int, failure: KafkaError?) = (0, nil)
         while true {
-            // On the poller thread, which also frees these messages after their reports (see EventPoller).
             let start = run.enqueued
-            let step = await poller.perform { () -> (Int, rd_kafka_resp_err_t) in
+            let enqueue = { @Sendable () -> (Int, rd_kafka_resp_err_t) in
                 var err = RD_KAFKA_RESP_ERR_NO_ERROR
                 let stopped = values.withUnsafeBufferPointer { values in
                     keys.withUnsafeBufferPointer { keys in
@@ -238,6 +240,9 @@ public final class KafkaProducer: Sendable {
                 }
                 return (Int(stopped), err)
             }
+            // Many records: on the poller thread, which also frees them after their reports (see EventPoller).
+            // A few: here, where a thread hop would cost more than the allocator saves.
+            let step = slices.count - start > Self.inlineSliceLimit ? await poller.perform(enqueue) : enqueue()
             run.enqueued = step.0
             if step.1 == RD_KAFKA_RESP_ERR_NO_ERROR { break }
             if await roomAppeared(after: step.1, deadline: &deadline) { continue }
