@@ -127,6 +127,29 @@ def gen_packets(path, count, style, seed=7):
     print(json.dumps({"count": count, "bytes": total, "avgBytes": total / max(1, count)}))
 
 
+def gen_bodies(tsv, out, per_body):
+    """Groups the packets of a gen-packets file into NDJSON request bodies of `per_body` packets (the last one may
+    hold fewer) and writes them as "<length>\\n<body>" records for bench/batch.lua."""
+    per_body = int(per_body)
+    bodies = 0
+    with open(tsv) as f, open(out, "wb") as o:
+        chunk = []
+        def flush():
+            body = "\n".join(chunk).encode()
+            o.write(b"%d\n" % len(body))
+            o.write(body)
+        for line in f:
+            chunk.append(line.rstrip("\n").split("\t", 1)[1])
+            if len(chunk) == per_body:
+                flush()
+                bodies += 1
+                chunk = []
+        if chunk:
+            flush()
+            bodies += 1
+    print(json.dumps({"bodies": bodies, "perBody": per_body}))
+
+
 def poll_dispatch(url, target, started, timeout):
     """Polls GET /v1/analysers every 100 ms until dispatchedTotal >= target.
 
@@ -339,6 +362,8 @@ def main():
         load_parse(args[0])
     elif cmd == "gen-packets":
         gen_packets(args[0], int(args[1]), args[2])
+    elif cmd == "gen-bodies":
+        gen_bodies(args[0], args[1], args[2])
     elif cmd == "poll-dispatch":
         poll_dispatch(args[0], int(args[1]), args[2], args[3])
     elif cmd == "poll-replay":
