@@ -173,8 +173,11 @@ public final class KafkaProducer: Sendable {
         var deadline: ContinuousClock.Instant?
         var failure: KafkaError?
         for (chunk, chunkPicks) in zip(chunks, picks) {
-            let run = await enqueueAll(chunk.count, topic: routes.topic, deadline: &deadline) { start, err in
-                Self.forwardChunk(client.handle, rkt, chunk, chunkPicks, from: start, routes: routes, opaqueBase: base, err: &err)
+            let run = await enqueueAll(chunk.count, topic: routes.topic, deadline: &deadline) { start in
+                var err = RD_KAFKA_RESP_ERR_NO_ERROR
+                let stopped = Self.forwardChunk(
+                    client.handle, rkt, chunk, chunkPicks, from: start, routes: routes, opaqueBase: base, err: &err)
+                return (stopped, err)
             }
             enqueued += run.enqueued
             failure = run.failure
@@ -221,49 +224,42 @@ public final class KafkaProducer: Sendable {
         let headerValue = header.value ?? []
         let handle = TopicHandle(pointer: rkt)
         let client = client
-        var deadline: ContinuousClock.Instant?
-        var run: (enqueued: Int, failure: KafkaError?) = (0, nil)
-        while true {
-            let start = run.enqueued
-            let enqueue = { @Sendable () -> (Int, rd_kafka_resp_err_t) in
-                var err = RD_KAFKA_RESP_ERR_NO_ERROR
-                let stopped = values.withUnsafeBufferPointer { values in
-                    keys.withUnsafeBufferPointer { keys in
-                        layout.withUnsafeBufferPointer { layout in
-                            headerValue.withUnsafeBytes { headerValue in
-                                logdist_produce_slices(
-                                    client.handle, handle.pointer, values.baseAddress, keys.baseAddress, layout.baseAddress, start,
-                                    layout.count, header.name, headerValue.baseAddress, headerValue.count, timestamp ?? 0, base, &err)
-                            }
+        let enqueue = { @Sendable (start: Int) -> (Int, rd_kafka_resp_err_t) in
+            var err = RD_KAFKA_RESP_ERR_NO_ERROR
+            let stopped = values.withUnsafeBufferPointer { values in
+                keys.withUnsafeBufferPointer { keys in
+                    layout.withUnsafeBufferPointer { layout in
+                        headerValue.withUnsafeBytes { headerValue in
+                            logdist_produce_slices(
+                                client.handle, handle.pointer, values.baseAddress, keys.baseAddress, layout.baseAddress, start,
+                                layout.count, header.name, headerValue.baseAddress, headerValue.count, timestamp ?? 0, base, &err)
                         }
                     }
                 }
-                return (Int(stopped), err)
             }
+            return (Int(stopped), err)
+        }
+        var deadline: ContinuousClock.Instant?
+        let run = await enqueueAll(slices.count, topic: topic, deadline: &deadline) { start in
             // Many records: on the poller thread, which also frees them after their reports (see EventPoller).
             // A few: here, where a thread hop would cost more than the allocator saves.
-            let step = slices.count - start > Self.inlineSliceLimit ? await poller.perform(enqueue) : enqueue()
-            run.enqueued = step.0
-            if step.1 == RD_KAFKA_RESP_ERR_NO_ERROR { break }
-            if await roomAppeared(after: step.1, deadline: &deadline) { continue }
-            run.failure = KafkaError(code: step.1, context: "enqueue to \(topic)")
-            break
+            slices.count - start > Self.inlineSliceLimit ? await poller.perform { enqueue(start) } : enqueue(start)
         }
         if let failure = run.failure { core.failCounted(batchID, count: slices.count - run.enqueued, failure) }
         return await core.awaitCounted(batchID)
     }
 
-    /// Calls `enqueue(start, &err)` — which enqueues messages `start..<count` in order and returns where it stopped,
-    /// with the error that stopped it — until all are enqueued, waiting for room while the local queue is full.
+    /// Calls `enqueue(start)` — which enqueues messages `start..<count` in order and returns where it stopped, with
+    /// the error that stopped it — until all are enqueued, waiting for room while the local queue is full.
     /// - Returns: how many were enqueued, and the error that ended the call early, if any.
     private func enqueueAll(
         _ count: Int, topic: String, deadline: inout ContinuousClock.Instant?,
-        _ enqueue: (Int, inout rd_kafka_resp_err_t) -> Int
+        _ enqueue: (Int) async -> (stopped: Int, err: rd_kafka_resp_err_t)
     ) async -> (enqueued: Int, failure: KafkaError?) {
         var index = 0
         while index < count {
-            var err = RD_KAFKA_RESP_ERR_NO_ERROR
-            index = enqueue(index, &err)
+            let (stopped, err) = await enqueue(index)
+            index = stopped
             if err == RD_KAFKA_RESP_ERR_NO_ERROR { continue }
             if await roomAppeared(after: err, deadline: &deadline) { continue }
             return (index, KafkaError(code: err, context: "enqueue to \(topic)"))
