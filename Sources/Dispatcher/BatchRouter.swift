@@ -1,5 +1,6 @@
 import Common
 import Logging
+import Synchronization
 
 /// The routing loop's state and steps; owned by one task.
 struct BatchRouter {
@@ -61,23 +62,26 @@ struct BatchRouter {
         }
     }
 
-    /// Up to `batchSize` packets or `commitInterval`, whichever first; ships early when input goes quiet.
+    /// Collects a batch with nothing else in flight: it ships as soon as it has something (see `BatchWindow`).
     /// The records stay in librdkafka's buffers: the dispatcher never copies or decodes a packet.
     private mutating func collectBatch() async throws -> InputBatch {
-        try await collectBatch(whileCommitting: false).batch
+        try await collectBatch(behind: nil).batch
     }
 
-    /// - Parameter whileCommitting: the previous batch is still being committed; revocations that arrive now
-    ///   concern it too, so they are reported, not forgotten.
-    private mutating func collectBatch(whileCommitting: Bool) async throws -> (batch: InputBatch, revoked: Bool) {
+    /// - Parameter previous: the batch still being committed, if any. The new batch ships once it is durable (or
+    ///   when full, or after `commitInterval`); revocations that arrive meanwhile concern it too, so they are
+    ///   reported, not forgotten.
+    private mutating func collectBatch(behind previous: CommitSignal?) async throws -> (batch: InputBatch, revoked: Bool) {
         var batch = InputBatch()
         // Nothing is in hand between batches, so earlier revocations no longer matter.
-        if !whileCommitting { _ = revocations.take() }
-        let deadline = ContinuousClock.now.advanced(by: config.commitInterval)
-        while batch.count < config.batchSize, !Task.isCancelled {
-            let remaining = deadline - ContinuousClock.now
-            guard remaining > .zero else { break }
-            let slice = batch.isEmpty ? min(remaining, .milliseconds(100)) : min(remaining, .milliseconds(2))
+        if previous == nil { _ = revocations.take() }
+        let window = BatchWindow(
+            start: .now, linger: config.batchLinger, maxWindow: config.commitInterval, capacity: config.batchSize)
+        var lastPollEmpty = false
+        while !Task.isCancelled {
+            let step = window.next(
+                count: batch.count, previousDurable: previous?.isDone ?? true, lastPollEmpty: lastPollEmpty, now: .now)
+            guard case .poll(let slice) = step else { break }
             let polled = try await consumer.pollRaw(maxMessages: config.batchSize - batch.count, timeout: slice)
             for error in polled.errors {
                 logger.warning("fetch error", metadata: [LogKeys.kafkaError: "\(error.error)"])
@@ -89,7 +93,7 @@ struct BatchRouter {
                 await rewind(to: batch.firstOffsets)
                 return (InputBatch(), true)
             }
-            if polled.isEmpty { break }
+            lastPollEmpty = polled.isEmpty
         }
         let full = batch.count >= config.batchSize
         if full || previousWasFull { nudgeFetcher() }
@@ -132,12 +136,16 @@ struct BatchRouter {
             topic: config.topics.assigned, headerName: HeaderNames.analyser, partitions: members.map(\.partition),
             headerValues: members.map { Array($0.id.utf8) })
         let offsets = batch.nextOffsets.map { TopicPartitionOffset($0.key.topic, $0.key.partition, $0.value) }
-        let started = ContinuousClock.now
         let (sink, consumer) = (sink, consumer)
-        async let durable: Result<Void, any Error> = {
+        let signal = CommitSignal()
+        // Answers how long the commit took (produce, acknowledgements, offsets), not counting the wait for the
+        // next batch.
+        async let durable: Result<Duration, any Error> = {
+            defer { signal.finish() }
+            let started = ContinuousClock.now
             do {
                 try await Self.commit(batch, picks: picks, routes: routes, offsets: offsets, sink: sink, consumer: consumer)
-                return .success(())
+                return .success(ContinuousClock.now - started)
             } catch {
                 return .failure(error)
             }
@@ -146,14 +154,15 @@ struct BatchRouter {
         var collectError: (any Error)?
         var revoked = false
         do {
-            (next, revoked) = try await collectBatch(whileCommitting: true)
+            (next, revoked) = try await collectBatch(behind: signal)
         } catch {
             collectError = error
         }
         let outcome = await durable
         if let collectError { throw collectError }
+        let commitTime: Duration
         do {
-            try outcome.get()
+            commitTime = try outcome.get()
             if revoked {
                 // The group changed while this batch was being committed: its offsets may have gone to a group
                 // generation that no longer owns them. Redo it where we still own it (at-least-once).
@@ -171,7 +180,7 @@ struct BatchRouter {
             try? await Task.sleep(for: .milliseconds(100))
             return InputBatch()
         }
-        service.metrics.commitLatency.record(ContinuousClock.now - started)
+        service.metrics.commitLatency.record(commitTime)
         service.metrics.batches.increment()
         var byID: [String: Int64] = [:]
         for (member, count) in zip(members, counts) where count > 0 { byID[member.id, default: 0] += count }
@@ -243,6 +252,15 @@ struct BatchRouter {
         service.setPaused(false)
         logger.info("a healthy analyser is back: input resumed", metadata: ["kafka.partitions": "\(assignment.count)"])
     }
+}
+
+/// Set once a batch's commit has finished (either way); read by the task collecting the next batch.
+final class CommitSignal: Sendable {
+    private let done = Atomic<Bool>(false)
+
+    var isDone: Bool { done.load(ordering: .acquiring) }
+
+    func finish() { done.store(true, ordering: .releasing) }
 }
 
 /// The records of one batch, as polled (several polls make one batch).

@@ -18,9 +18,13 @@ public struct DispatcherConfig: Sendable {
     public var policy = HealthPolicy()
     /// nil: exactly-once on a real cluster, at-least-once on the embedded broker.
     public var delivery: DeliveryMode?
-    /// A batch is committed after this long or `batchSize` packets, whichever first. Under steady traffic this is
-    /// the latency batching adds; a backlog still moves in full batches.
+    /// A batch ships as soon as the one before it is durable (adaptive batching, see `BatchWindow`), when it holds
+    /// `batchSize` packets, or after this long collecting, whichever first: the bound on the latency batching adds
+    /// while commits are slow. A backlog still moves in full batches.
     public var commitInterval: Duration = .milliseconds(10)
+    /// The least time a batch collects even when the previous one is already durable. 0 (the default) keeps latency
+    /// lowest; raise it to make fewer, larger transactions on a busy real cluster.
+    public var batchLinger: Duration = .zero
     public var batchSize = 5000
     /// Stable per instance, so a restarted instance fences its killed predecessor's open transaction at once.
     public var instanceID: String

@@ -22,7 +22,8 @@ struct Dispatch: AsyncParsableCommand {
     var heartbeatTimeoutMs: Int?
     @Option(help: "An analyser lagging by this many packets or more gets none until it catches up (env LOGDIST_MAX_LAG; default 100000).")
     var maxLag: Int64?
-    @Option(help: "Commit a batch after this many milliseconds: the latency it adds under steady traffic; raise it to cut transaction overhead on busy real clusters (env LOGDIST_COMMIT_INTERVAL_MS; default 10).") var commitIntervalMs: Int?
+    @Option(help: "A batch ships as soon as the previous one is committed, or after this many milliseconds of collecting while it is not (env LOGDIST_COMMIT_INTERVAL_MS; default 10).") var commitIntervalMs: Int?
+    @Option(help: "A batch collects at least this many milliseconds even when the previous one is committed; raise it to cut transaction overhead on busy real clusters (env LOGDIST_BATCH_LINGER_MS; default 0).") var batchLingerMs: Int?
     @Option(help: "… or after this many packets (env LOGDIST_BATCH_SIZE; default 5000).") var batchSize: Int?
     @Option(help: "Stable id of this instance; its transactional id derives from it (env LOGDIST_INSTANCE_ID; default the host name).")
     var instanceId: String?
@@ -45,8 +46,15 @@ struct Dispatch: AsyncParsableCommand {
         config.policy = HealthPolicy(
             heartbeatTimeout: .milliseconds(try setting(heartbeatTimeoutMs, "LOGDIST_HEARTBEAT_TIMEOUT_MS", default: 1500)),
             maxLag: try setting(maxLag, "LOGDIST_MAX_LAG", default: 100_000))
-        config.commitInterval = .milliseconds(try setting(commitIntervalMs, "LOGDIST_COMMIT_INTERVAL_MS", default: 10))
-        config.batchSize = try setting(batchSize, "LOGDIST_BATCH_SIZE", default: 5000)
+        let commitMs = try setting(commitIntervalMs, "LOGDIST_COMMIT_INTERVAL_MS", default: 10)
+        let lingerMs = try setting(batchLingerMs, "LOGDIST_BATCH_LINGER_MS", default: 0)
+        let size = try setting(batchSize, "LOGDIST_BATCH_SIZE", default: 5000)
+        guard commitMs > 0, lingerMs >= 0, size > 0 else {
+            throw ValidationError("commit interval (\(commitMs) ms) and batch size (\(size)) must be positive, batch linger (\(lingerMs) ms) zero or more")
+        }
+        config.commitInterval = .milliseconds(commitMs)
+        config.batchLinger = .milliseconds(lingerMs)
+        config.batchSize = size
         config.sessionTimeout = .milliseconds(try setting(sessionTimeoutMs, "LOGDIST_SESSION_TIMEOUT_MS", default: 10_000))
         config.adminToken = try BearerToken.option(value: adminToken, file: nil, env: "LOGDIST_ADMIN_TOKEN")
         try await DispatcherService(config: config, logger: logger).run()

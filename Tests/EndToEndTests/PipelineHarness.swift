@@ -12,7 +12,10 @@ struct PipelineHarness: Sendable {
     let pipeline: Pipeline
     let logger: Logger
 
-    init(label: String, weights: [Int] = [1, 2, 3], heartbeatTimeout: Duration = .seconds(3)) throws {
+    init(
+        label: String, weights: [Int] = [1, 2, 3], heartbeatTimeout: Duration = .seconds(3),
+        commitInterval: Duration = .milliseconds(10)
+    ) throws {
         var logger = Logger(label: "logdist.e2e.\(label)")
         logger.logLevel = ProcessInfo.processInfo.environment["LOGDIST_TEST_LOG"] == "debug" ? .debug : .critical
         self.logger = logger
@@ -28,6 +31,7 @@ struct PipelineHarness: Sendable {
         config.recordIDs = true
         config.heartbeatInterval = .milliseconds(200)
         config.heartbeatTimeout = heartbeatTimeout
+        config.commitInterval = commitInterval
         pipeline = try Pipeline(config: config, logger: logger)
     }
 
@@ -46,15 +50,17 @@ struct PipelineHarness: Sendable {
         await eventually(timeout: timeout) { pipeline.dispatcher.view().analysers.filter(\.status.healthy).count == count }
     }
 
-    /// Produces packets straight to the packets topic (as ingest would), ids `prefix-0…`.
+    /// Produces packets straight to the packets topic (as ingest would), ids `prefix-0…`, `chunk` at a time (each
+    /// stamped with its own ingest time), pausing `pause` after each acknowledged chunk.
     @discardableResult
-    func produce(_ count: Int, prefix: String) async throws -> [String] {
+    func produce(_ count: Int, prefix: String, chunk size: Int = 5000, pause: Duration? = nil) async throws -> [String] {
         var config = KafkaProducer.Configuration(kafka: pipeline.kafka)
         config.clientName = "e2e-feeder"
         let producer = try KafkaProducer(configuration: config, logger: logger)
         var ids: [String] = []
-        for start in stride(from: 0, to: count, by: 5000) {
-            let chunk = (start..<min(count, start + 5000)).map { "\(prefix)-\($0)" }
+        for start in stride(from: 0, to: count, by: size) {
+            if let pause, start > 0 { try await Task.sleep(for: pause) }
+            let chunk = (start..<min(count, start + size)).map { "\(prefix)-\($0)" }
             ids += chunk
             let now = "\(epochMilliseconds())"
             _ = try await producer.sendAll(chunk.map { id in
