@@ -4,6 +4,61 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdatomic.h>
+#include <time.h>
+
+/*
+ * Sticky partitioner: every message goes to one partition for a while, then to the next available one, in turn.
+ * For topics that need spreading but no key affinity (logdist.packets): a linger window's messages make one batch
+ * for one partition instead of one small batch per partition, so librdkafka wakes its broker thread and the broker
+ * handles a partition once per window instead of once per message. Keys are still written.
+ *
+ * rkt_opaque carries how long to stick, in microseconds (set with rd_kafka_topic_conf_set_opaque). The current
+ * partition and its deadline are shared by every sticky topic of the process: only the rotation is shared, a
+ * partition that does not exist in a topic is never returned.
+ */
+static _Atomic int32_t logdist_sticky_current = -1;
+static _Atomic int64_t logdist_sticky_until_us = 0;
+
+static int32_t logdist_sticky_partitioner(
+    const rd_kafka_topic_t *rkt, const void *key, size_t keylen, int32_t partition_cnt, void *rkt_opaque,
+    void *msg_opaque) {
+    (void)key;
+    (void)keylen;
+    (void)msg_opaque;
+    if (partition_cnt <= 0) return RD_KAFKA_PARTITION_UA;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    int32_t current = atomic_load_explicit(&logdist_sticky_current, memory_order_relaxed);
+    int64_t until = atomic_load_explicit(&logdist_sticky_until_us, memory_order_relaxed);
+    if (current >= 0 && current < partition_cnt && now < until && rd_kafka_topic_partition_available(rkt, current))
+        return current;
+    int32_t start = current < 0 ? (int32_t)(now % partition_cnt) : (current + 1) % partition_cnt;
+    int32_t chosen = start; /* none available: the first candidate, where the message waits for a leader */
+    for (int32_t i = 0; i < partition_cnt; i++) {
+        int32_t candidate = (start + i) % partition_cnt;
+        if (rd_kafka_topic_partition_available(rkt, candidate)) {
+            chosen = candidate;
+            break;
+        }
+    }
+    atomic_store_explicit(&logdist_sticky_current, chosen, memory_order_relaxed);
+    atomic_store_explicit(&logdist_sticky_until_us, now + (int64_t)(uintptr_t)rkt_opaque, memory_order_relaxed);
+    return chosen;
+}
+
+/*
+ * The handle's default topic configuration (message.timeout.ms, acks, … as configured) with the sticky partitioner,
+ * sticking `stick_us` microseconds. A fresh rd_kafka_topic_conf_new() would silently reset those to librdkafka's
+ * defaults (message.timeout.ms 300 s).
+ */
+static inline rd_kafka_topic_conf_t *logdist_sticky_topic_conf(rd_kafka_t *rk, int64_t stick_us) {
+    rd_kafka_topic_conf_t *conf = rd_kafka_default_topic_conf_dup(rk);
+    rd_kafka_topic_conf_set_partitioner_cb(conf, logdist_sticky_partitioner);
+    rd_kafka_topic_conf_set_opaque(conf, (void *)(uintptr_t)(stick_us > 0 ? stick_us : 1));
+    return conf;
+}
 
 /*
  * Forwards consumed records to a producer without leaving C: key, value and headers are copied by librdkafka

@@ -27,6 +27,7 @@ public final class IngestService: Sendable {
         var producerConfig = KafkaProducer.Configuration(kafka: config.kafka)
         producerConfig.clientName = "ingest"
         producerConfig.linger = config.linger
+        producerConfig.stickyPartitioning = config.partitionStick
         producerConfig.deliveryTimeout = config.ackTimeout
         producerConfig.queueCapacity = config.queueCapacity
         producerConfig.enqueueTimeout = .zero

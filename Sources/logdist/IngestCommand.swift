@@ -27,6 +27,8 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(help: "Longest message text in bytes (env LOGDIST_MAX_MESSAGE_BYTES; default 65536).") var maxMessageBytes: Int?
     @Option(help: "Longest packet id in bytes (env LOGDIST_MAX_ID_BYTES; default 128).") var maxIdBytes: Int?
     @Option(help: "Producer linger.ms (env LOGDIST_LINGER_MS; default 1).") var lingerMs: Int?
+    @Option(help: "Send packets to one partition for this many milliseconds, then the next; 0: partition by the hash of the packet id (env LOGDIST_PARTITION_STICK_MS; default 5).")
+    var partitionStickMs: Int?
     @Option(help: "Partitions of <namespace>.packets if ingest creates it (default 6).") var partitions = 6
     @Option(help: "Partitions of <namespace>.assigned if ingest creates it (default 3).") var analyserSlots = 3
     @Option(help: "Replication factor for created topics (-1: the broker's default).") var replicationFactor = -1
@@ -44,6 +46,9 @@ struct IngestCommand: AsyncParsableCommand {
         config.limits.maxMessageBytes = try setting(maxMessageBytes, "LOGDIST_MAX_MESSAGE_BYTES", default: config.limits.maxMessageBytes)
         config.limits.maxIDBytes = try setting(maxIdBytes, "LOGDIST_MAX_ID_BYTES", default: config.limits.maxIDBytes)
         config.linger = .milliseconds(try setting(lingerMs, "LOGDIST_LINGER_MS", default: 1))
+        let stickMs = try setting(partitionStickMs, "LOGDIST_PARTITION_STICK_MS", default: 5)
+        guard stickMs >= 0 else { throw ValidationError("--partition-stick-ms \(stickMs): use 0 (partition by id) or more") }
+        config.partitionStick = stickMs == 0 ? nil : .milliseconds(stickMs)
         config.packetPartitions = partitions
         config.analyserSlots = analyserSlots
         config.replicationFactor = replicationFactor

@@ -50,6 +50,53 @@ struct SendSlicesTests {
         #expect(Set(partitionOfKey.values).count > 1, "500 keys should spread over 3 partitions")
     }
 
+    @Test("sticky partitioning: a burst lands in one partition, the next burst in the next partition, keys kept")
+    func stickyPartitioning() async throws {
+        let cluster = try TestCluster(label: "sticky")
+        let topic = try await cluster.createTopic("sticky", partitions: 4)
+        var config = cluster.producerConfig()
+        config.stickyPartitioning = .milliseconds(200)
+        let producer = try KafkaProducer(configuration: config, logger: cluster.logger)
+        // Make sure the topic's partitions are known, so the partitioner (not the unassigned queue) places bursts.
+        _ = try await producer.send(OutgoingMessage(topic: topic, key: Array("warm-up".utf8), value: Array("w".utf8)))
+        try await Task.sleep(for: .milliseconds(250))
+        let bursts = 5
+        let perBurst = 40
+        for burst in 0..<bursts {
+            let values = Array(String(repeating: "v", count: perBurst).utf8)
+            let keys = Array((0..<perBurst).map { "b\(burst)-\($0 % 10);" }.joined().utf8)
+            var slices: [KafkaProducer.RecordSlice] = []
+            var keyStart = 0
+            for i in 0..<perBurst {
+                let keyLength = "b\(burst)-\(i % 10)".utf8.count
+                slices.append(KafkaProducer.RecordSlice(value: i..<(i + 1), key: keyStart..<(keyStart + keyLength)))
+                keyStart += keyLength + 1
+            }
+            let outcome = await producer.sendSlices(
+                topic: topic, values: values, keys: keys, slices: slices, header: KafkaHeader("h", string: "v"))
+            #expect(outcome.failed == 0)
+            // Longer than the stick: the next burst starts a new window.
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        await producer.close(timeout: .seconds(5))
+
+        let total = 1 + bursts * perBurst
+        let landed = try await cluster.readAll((0..<4).map { TopicPartition(topic, Int32($0)) }, count: total, timeout: .seconds(30))
+        #expect(landed.count == total)
+        var partitionsOfBurst: [String: Set<Int32>] = [:]
+        for message in landed {
+            let key = String(decoding: message.key ?? [], as: UTF8.self)
+            guard key.hasPrefix("b") else { continue }
+            partitionsOfBurst[String(key.prefix { $0 != "-" }), default: []].insert(message.partition)
+        }
+        #expect(partitionsOfBurst.count == bursts)
+        // One partition per burst, and in turn: 5 bursts over 4 partitions use all 4.
+        #expect(partitionsOfBurst.values.allSatisfy { $0.count == 1 }, "\(partitionsOfBurst)")
+        let order = (0..<bursts).compactMap { partitionsOfBurst["b\($0)"]?.first }
+        for (a, b) in zip(order, order.dropFirst()) { #expect(b == (a + 1) % 4, "bursts went to \(order)") }
+        #expect(Set(order).count == 4)
+    }
+
     @Test("sendSlices with a full local queue: the records that could not be enqueued are counted as failed")
     func slicesCountQueueFull() async throws {
         let cluster = try TestCluster(label: "slicesfull")

@@ -28,6 +28,10 @@ public final class KafkaProducer: Sendable {
         public var transactionalID: String?
         /// A name for logs.
         public var clientName = "producer"
+        /// nil: messages without a partition go where their key hashes (librdkafka's default). Set: they all go to
+        /// one partition for this long, then to the next (for topics that need spreading, not key affinity:
+        /// fewer, larger batches; see `logdist_sticky_partitioner`).
+        public var stickyPartitioning: Duration?
 
         public init(kafka: KafkaConfig) {
             self.kafka = kafka
@@ -349,7 +353,8 @@ public final class KafkaProducer: Sendable {
     private func topicHandle(_ name: String) -> OpaquePointer {
         topicHandles.withLock { handles in
             if let known = handles[name] { return known }
-            let created = TopicHandle(pointer: rd_kafka_topic_new(client.handle, name, nil))
+            let conf: OpaquePointer? = configuration.stickyPartitioning.flatMap { logdist_sticky_topic_conf(client.handle, Int64($0 / .microseconds(1))) }
+            let created = TopicHandle(pointer: rd_kafka_topic_new(client.handle, name, conf))
             handles[name] = created
             return created
         }.pointer
