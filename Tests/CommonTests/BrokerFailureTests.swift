@@ -9,10 +9,7 @@ struct BrokerFailureTests {
     @Test("sends wait out a broker outage within the delivery timeout and succeed when it returns")
     func sendRetriesThroughOutage() async throws {
         let cluster = try TestCluster(label: "outage")
-        guard let broker = cluster.broker else {
-            print("skipped: broker outage needs the embedded broker (LOGDIST_TEST_BOOTSTRAP is set)")
-            return
-        }
+        guard let broker = cluster.embeddedBroker(for: "broker outage") else { return }
         let topic = try await cluster.createTopic("outage", partitions: 1)
         var config = cluster.producerConfig()
         config.deliveryTimeout = .seconds(20)
@@ -33,10 +30,7 @@ struct BrokerFailureTests {
     @Test("a send fails with a timed-out error when the broker stays down past the delivery timeout")
     func sendFailsAfterTimeout() async throws {
         let cluster = try TestCluster(label: "timeout")
-        guard let broker = cluster.broker else {
-            print("skipped: broker outage needs the embedded broker (LOGDIST_TEST_BOOTSTRAP is set)")
-            return
-        }
+        guard let broker = cluster.embeddedBroker(for: "broker outage") else { return }
         let topic = try await cluster.createTopic("timeout", partitions: 1)
         var config = cluster.producerConfig()
         config.deliveryTimeout = .seconds(2)
@@ -64,10 +58,7 @@ struct BrokerFailureTests {
     @Test("a full local queue is a queueFull error, not a drop or an unbounded wait")
     func queueFullIsBackpressure() async throws {
         let cluster = try TestCluster(label: "queuefull")
-        guard let broker = cluster.broker else {
-            print("skipped: filling the queue needs the embedded broker down (LOGDIST_TEST_BOOTSTRAP is set)")
-            return
-        }
+        guard let broker = cluster.embeddedBroker(for: "filling the queue") else { return }
         let topic = try await cluster.createTopic("queuefull", partitions: 1)
         var config = cluster.producerConfig()
         config.queueCapacity = 10
@@ -94,10 +85,7 @@ struct BrokerFailureTests {
     @Test("injected produce errors are retried by the idempotent producer without duplicates")
     func injectedErrorsRetried() async throws {
         let cluster = try TestCluster(label: "inject")
-        guard let broker = cluster.broker else {
-            print("skipped: error injection needs the embedded broker (LOGDIST_TEST_BOOTSTRAP is set)")
-            return
-        }
+        guard let broker = cluster.embeddedBroker(for: "error injection") else { return }
         let topic = try await cluster.createTopic("inject", partitions: 1)
         let producer = try KafkaProducer(configuration: cluster.producerConfig(), logger: cluster.logger)
         _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [0]))

@@ -71,10 +71,7 @@ struct TransactionTests {
     @Test("a failed produce inside a transaction makes commit fail as abortable; abort recovers")
     func abortableError() async throws {
         let cluster = try TestCluster(label: "txn-abortable")
-        guard let broker = cluster.broker else {
-            print("skipped: error injection needs the embedded broker (LOGDIST_TEST_BOOTSTRAP is set)")
-            return
-        }
+        guard let broker = cluster.embeddedBroker(for: "error injection") else { return }
         let output = try await cluster.createTopic("txn-abort", partitions: 1)
         var config = cluster.producerConfig("txn-abort")
         config.deliveryTimeout = .seconds(10)

@@ -16,6 +16,13 @@ public final class TestCluster: Sendable {
     /// True when the tests run against a real cluster (`LOGDIST_TEST_BOOTSTRAP`).
     public var isReal: Bool { broker == nil }
 
+    /// The embedded broker, for a test that must control it; against a real cluster nil, after printing that the test
+    /// is skipped and why (`need`: "taking the broker down", …).
+    public func embeddedBroker(for need: String) -> EmbeddedBroker? {
+        if broker == nil { print("skipped: \(need) needs the embedded broker (LOGDIST_TEST_BOOTSTRAP is set)") }
+        return broker
+    }
+
     public static var externalBootstrap: String? {
         let value = ProcessInfo.processInfo.environment["LOGDIST_TEST_BOOTSTRAP"] ?? ""
         return value.isEmpty ? nil : value

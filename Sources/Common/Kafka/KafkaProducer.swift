@@ -206,8 +206,8 @@ public final class KafkaProducer: Sendable {
     }
 
     /// Produces records laid out in two buffers — `values[slice.value]` keyed by `keys[slice.key]` — each with
-    /// `header` and the record timestamp `timestamp` (epoch ms; nil: now), to `topic` (the partitioner picks by
-    /// key), and suspends once, until every one is acknowledged or has failed.
+    /// `header` and the record timestamp `timestamp` (epoch ms; nil: now), to `topic` (its partitioner picks: by key,
+    /// or sticky with `stickyPartitioning`), and suspends once, until every one is acknowledged or has failed.
     ///
     /// The ingest batch path: librdkafka copies each record straight from the request body, with no Swift value
     /// and no report per record. When the local queue stays full past `enqueueTimeout`, the records not yet

@@ -79,7 +79,7 @@ final class ProducerCore: Sendable {
     func failCounted(_ id: UInt64, count: Int, _ error: KafkaError) {
         let wakeup: Wakeup? = state.withLock { state in
             state.pendingMessages -= count
-            return Self.settle(&state, counted: id, count: count, failed: count, deliveredBytes: 0, error: error)
+            return Self.settle(&state, counted: id, count: count, CountedOutcome(failed: count, firstError: error))
         }
         if let wakeup { wake([wakeup]) }
     }
@@ -100,14 +100,11 @@ final class ProducerCore: Sendable {
         }
     }
 
-    private static func settle(
-        _ state: inout State, counted id: UInt64, count: Int, failed: Int, deliveredBytes: Int, error: KafkaError?
-    ) -> Wakeup? {
+    /// `count` more messages of counted batch `id` have an outcome, summed in `outcome`.
+    private static func settle(_ state: inout State, counted id: UInt64, count: Int, _ outcome: CountedOutcome) -> Wakeup? {
         guard state.counted[id] != nil else { return nil }
         state.counted[id]!.remaining -= count
-        state.counted[id]!.outcome.failed += failed
-        state.counted[id]!.outcome.deliveredBytes += deliveredBytes
-        if let error, state.counted[id]!.outcome.firstError == nil { state.counted[id]!.outcome.firstError = error }
+        state.counted[id]!.outcome.merge(outcome)
         guard state.counted[id]!.remaining <= 0, let continuation = state.counted[id]!.continuation else { return nil }
         let done = state.counted.removeValue(forKey: id)!
         return .counted(continuation, done.outcome)
@@ -143,22 +140,22 @@ final class ProducerCore: Sendable {
         var outcomes: [(UInt, Outcome)] = []
         let wakeups: [Wakeup] = state.withLock { state in
             var wakeups: [Wakeup] = []
-            var run: (id: UInt64, count: Int, failed: Int, deliveredBytes: Int, error: KafkaError?)?
+            var run: (id: UInt64, count: Int, outcome: CountedOutcome)?
             while let message = rd_kafka_event_message_next(event) {
                 let opaque = UInt(bitPattern: message.pointee._private)
                 let err = message.pointee.err
                 if case .batch(let id, _) = OpaqueID.decode(opaque), state.counted[id] != nil {
                     // Consecutive reports of one batch are settled together.
                     let error = err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(code: err, context: "delivery")
+                    let one = error == nil ? CountedOutcome(deliveredBytes: message.pointee.len) : CountedOutcome(failed: 1, firstError: error)
                     if let current = run, current.id == id {
                         run!.count += 1
-                        if error != nil { run!.failed += 1 } else { run!.deliveredBytes += message.pointee.len }
-                        if run!.error == nil { run!.error = error }
+                        run!.outcome.merge(one)
                     } else {
-                        if let current = run, let w = Self.settle(&state, counted: current.id, count: current.count, failed: current.failed, deliveredBytes: current.deliveredBytes, error: current.error) {
+                        if let current = run, let w = Self.settle(&state, counted: current.id, count: current.count, current.outcome) {
                             wakeups.append(w)
                         }
-                        run = (id, 1, error == nil ? 0 : 1, error == nil ? message.pointee.len : 0, error)
+                        run = (id, 1, one)
                     }
                     state.pendingMessages -= 1
                     continue
@@ -169,7 +166,7 @@ final class ProducerCore: Sendable {
                     outcomes.append((opaque, .failure(KafkaError(code: err, context: "delivery"))))
                 }
             }
-            if let current = run, let w = Self.settle(&state, counted: current.id, count: current.count, failed: current.failed, deliveredBytes: current.deliveredBytes, error: current.error) {
+            if let current = run, let w = Self.settle(&state, counted: current.id, count: current.count, current.outcome) {
                 wakeups.append(w)
             }
             return wakeups
@@ -188,9 +185,8 @@ final class ProducerCore: Sendable {
             }
             for key in state.counted.keys {
                 // The messages still unreported fail with `error`.
-                state.counted[key]!.outcome.failed += max(0, state.counted[key]!.remaining)
+                state.counted[key]!.outcome.merge(CountedOutcome(failed: max(0, state.counted[key]!.remaining), firstError: error))
                 state.counted[key]!.remaining = 0
-                if state.counted[key]!.outcome.firstError == nil { state.counted[key]!.outcome.firstError = error }
             }
             for (_, batch) in state.counted {
                 guard let continuation = batch.continuation else { continue }
@@ -358,5 +354,12 @@ public struct CountedOutcome: Sendable, Equatable {
         self.failed = failed
         self.deliveredBytes = deliveredBytes
         self.firstError = firstError
+    }
+
+    /// Adds the counts of `other`; the first error stays the first.
+    mutating func merge(_ other: CountedOutcome) {
+        failed += other.failed
+        deliveredBytes += other.deliveredBytes
+        if firstError == nil { firstError = other.firstError }
     }
 }
