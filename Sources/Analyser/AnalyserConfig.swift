@@ -24,6 +24,9 @@ public struct AnalyserConfig: Sendable {
     public var recordIDs = false
     /// Append `offset id` of every analysed packet to this file, consistent with commits across crashes.
     public var auditFile: String?
+    /// How the topics are created if the analyser is the first service on an empty cluster; its slot count is raised
+    /// to hold its own partition.
+    public var layout = TopicLayout()
 
     public init(kafka: KafkaConfig, topics: Topics, id: String, partition: Int32, weight: Int, http: HTTPSettings) {
         self.kafka = kafka

@@ -9,11 +9,16 @@ struct AnalyserLoops: Service {
     let service: AnalyserService
 
     func run() async throws {
-        try await start()
+        let loops = self
+        guard try await untilGracefulShutdown({ try await loops.start() }) != nil else {
+            await service.consumer.close()
+            return
+        }
         try await runUntilGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await consumeLoop() }
                 group.addTask { try await heartbeatLoop() }
+                group.addTask { try await commitLoop() }
                 try await group.next()
                 group.cancelAll()
             }
@@ -23,10 +28,32 @@ struct AnalyserLoops: Service {
 
     /// Assigns its partition from the committed offset; a committed offset below the log start is retention loss,
     /// reported loudly, then reading continues from the log start.
+    ///
+    /// A cluster that is still starting (no topics yet, leaders being elected, coordinators loading) is waited for,
+    /// with `/health/ready` saying what for; only a partition the assigned topic does not have is a start-up error.
     func start() async throws {
         let tp = service.topicPartition
-        let committed = try await service.consumer.committed([tp], timeout: .seconds(30)).first?.offset ?? KafkaOffset.invalid
-        let marks = try await service.consumer.watermarks(tp, timeout: .seconds(30))
+        let (service, logger) = (service, service.logger)
+        let waiting: @Sendable (String?) -> Void = { reason in service.state.withLock { $0.waitingFor = reason } }
+        var layout = service.config.layout
+        layout.analyserSlots = max(layout.analyserSlots, Int(tp.partition) + 1)
+        try await TopicProvisioner.ensureWaiting(
+            service.config.topics.specs(layout), admin: service.admin, embedded: nil, logger: logger, waiting: waiting)
+        let slots = try await KafkaRetry.run("partitions of \(tp.topic)", logger: logger, waiting: waiting) {
+            try await TopicProvisioner.requirePartitions(tp.topic, admin: service.admin)
+        }
+        guard tp.partition >= 0, Int(tp.partition) < slots else {
+            throw KafkaError(
+                kind: .invalidArgument,
+                message: "\(tp.topic) has \(slots) partitions, so there is no partition \(tp.partition) for analyser "
+                    + "\(service.config.id): pick a partition below \(slots), or add partitions to the topic first")
+        }
+        let committed = try await KafkaRetry.run("committed offset of \(service.config.topics.analyserGroup(service.config.id))", logger: logger, waiting: waiting) {
+            try await service.consumer.committed([tp], timeout: .seconds(10)).first?.offset ?? KafkaOffset.invalid
+        }
+        let marks = try await KafkaRetry.run("watermarks of \(tp.topic)[\(tp.partition)]", logger: logger, waiting: waiting) {
+            try await service.consumer.watermarks(tp, timeout: .seconds(10))
+        }
         var startAt = committed
         if committed < 0 {
             startAt = marks.low
@@ -77,13 +104,28 @@ struct AnalyserLoops: Service {
             let marks = service.consumer.cachedWatermarks(tp)
             if !batch.messages.isEmpty {
                 process(batch.messages, marks: marks)
-            } else if let marks {
-                service.state.withLock { $0.endOffset = max($0.endOffset, marks.high) }
+            } else {
+                advancePastControlRecords(marks: marks)
             }
             if ContinuousClock.now - lastReplayLog > .seconds(2) {
                 lastReplayLog = ContinuousClock.now
                 logReplayProgress()
             }
+        }
+    }
+
+    /// A transaction's commit or abort marker takes an offset but never reaches the application: once nothing is left
+    /// to poll, librdkafka's position is past the markers it read, and so is this analyser's. Without this, an
+    /// analyser that has processed everything stays one marker behind the end: lag 1, replay never finished.
+    func advancePastControlRecords(marks: (low: Int64, high: Int64)?) {
+        let tp = service.topicPartition
+        let position = (try? service.consumer.position([tp]).first?.offset) ?? KafkaOffset.invalid
+        let nowMs = epochMilliseconds()
+        service.state.withLock { s in
+            if let marks { s.endOffset = max(s.endOffset, marks.high) }
+            guard position > s.position else { return }
+            s.position = position
+            s.replay.advance(to: position, nowMs: nowMs)
         }
     }
 
@@ -101,41 +143,44 @@ struct AnalyserLoops: Service {
         var malformed = 0
         var levelCounts = [Int](repeating: 0, count: LogLevel.allCases.count)
         var audited: [(offset: Int64, id: String)] = []
-        service.state.withLock { s in
-            for (message, item) in zip(messages, decoded) {
-                s.position = message.offset + 1
-                guard let packet = item.packet, let id = item.id else {
-                    malformed += 1
-                    continue
-                }
-                guard s.dedupe.insert(id) else {
-                    duplicates += 1
-                    s.stats.recordDuplicate()
-                    continue
-                }
-                analysed += 1
-                s.stats.record(
-                    packetID: id, source: packet.source, messages: packet.messages.map { ($0.level.rawValue, $0.message) },
-                    nowMs: nowMs)
-                for entry in packet.messages { levelCounts[LogLevel.allCases.firstIndex(of: entry.level)!] += 1 }
-                if let ingested = HeaderNames.integer(message.header(HeaderNames.ingestTime)), nowMs >= ingested {
-                    _ = s.latency.record(UInt64(nowMs - ingested) * 1000)
-                    if let dispatched = message.timestamp, dispatched >= ingested, dispatched <= nowMs {
-                        _ = s.toDispatch.record(UInt64(dispatched - ingested) * 1000)
-                        _ = s.fromDispatch.record(UInt64(nowMs - dispatched) * 1000)
+        // Position and audit records change together, under the audit lock (see `commitProgress`).
+        service.audit.withLock { audit in
+            service.state.withLock { s in
+                for (message, item) in zip(messages, decoded) {
+                    s.position = message.offset + 1
+                    guard let packet = item.packet, let id = item.id else {
+                        malformed += 1
+                        continue
                     }
+                    guard s.dedupe.insert(id) else {
+                        duplicates += 1
+                        s.stats.recordDuplicate()
+                        continue
+                    }
+                    analysed += 1
+                    s.stats.record(
+                        packetID: id, source: packet.source, messages: packet.messages.map { ($0.level.rawValue, $0.message) },
+                        nowMs: nowMs)
+                    for entry in packet.messages { levelCounts[LogLevel.allCases.firstIndex(of: entry.level)!] += 1 }
+                    if let ingested = HeaderNames.integer(message.header(HeaderNames.ingestTime)), nowMs >= ingested {
+                        _ = s.latency.record(UInt64(nowMs - ingested) * 1000)
+                        if let dispatched = message.timestamp, dispatched >= ingested, dispatched <= nowMs {
+                            _ = s.toDispatch.record(UInt64(dispatched - ingested) * 1000)
+                            _ = s.fromDispatch.record(UInt64(nowMs - dispatched) * 1000)
+                        }
+                    }
+                    s.analysedIDs?[id, default: 0] += 1
+                    audited.append((message.offset, id))
                 }
-                s.analysedIDs?[id, default: 0] += 1
-                audited.append((message.offset, id))
+                s.malformed += Int64(malformed)
+                if let marks {
+                    s.endOffset = max(s.endOffset, marks.high)
+                    s.logStart = marks.low
+                }
+                s.replay.advance(to: s.position, nowMs: nowMs)
             }
-            s.malformed += Int64(malformed)
-            if let marks {
-                s.endOffset = max(s.endOffset, marks.high)
-                s.logStart = marks.low
-            }
-            s.replay.advance(to: s.position, nowMs: nowMs)
+            audit?.append(audited)
         }
-        service.audit.withLock { $0?.append(audited) }
         service.metrics.packets.increment(by: Int64(analysed))
         if duplicates > 0 { service.metrics.duplicates.increment(by: Int64(duplicates)) }
         if malformed > 0 {
@@ -147,29 +192,41 @@ struct AnalyserLoops: Service {
         }
     }
 
-    /// Commits progress, then tells the dispatcher it is alive, every heartbeat interval (unless failed).
+    /// Tells the dispatcher it is alive every heartbeat interval (unless failed).
+    ///
+    /// Separate from committing: a group coordinator that is failing over delays commits for seconds, and must not
+    /// make a live analyser look dead.
+    /// Never waits for the previous heartbeat's delivery: while the heartbeats partition fails over they queue in the
+    /// producer, and the newest lands as soon as it has a leader again.
     func heartbeatLoop() async throws {
-        while !Task.isCancelled {
-            if !service.isFailed {
-                await commitProgress()
-                await sendHeartbeat(state: .up)
-            } else {
-                await commitProgress()
+        try await withThrowingDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                if !service.isFailed { group.addTask { await sendHeartbeat(state: .up) } }
+                try await Task.sleep(for: service.config.heartbeatInterval)
             }
+        }
+    }
+
+    /// Commits what was processed every heartbeat interval, failed or not.
+    func commitLoop() async throws {
+        while !Task.isCancelled {
+            await commitProgress()
             try await Task.sleep(for: service.config.heartbeatInterval)
         }
     }
 
     func commitProgress() async {
-        let (position, committed) = service.state.withLock { ($0.position, $0.committed) }
+        // Under the audit lock: a position is only committed once the audit records it covers are written.
+        let (position, committed) = service.audit.withLock { _ in service.state.withLock { ($0.position, $0.committed) } }
         guard position > committed else { return }
         let tp = service.topicPartition
         do {
             try await service.consumer.commit([TopicPartitionOffset(tp.topic, tp.partition, position)])
             service.state.withLock { $0.committed = max($0.committed, position) }
             service.metrics.committedOffset.set(Double(position))
+            service.commitCondition.succeeded()
         } catch {
-            service.logger.warning("commit failed; will retry", metadata: [LogKeys.kafkaError: "\(error)"])
+            service.commitCondition.failed(error, action: "retrying every heartbeat interval")
         }
     }
 
@@ -187,8 +244,9 @@ struct AnalyserLoops: Service {
         do {
             _ = try await service.heartbeats.send(
                 OutgoingMessage(topic: config.topics.heartbeats, partition: 0, key: Array(config.id.utf8), value: heartbeat.encoded()))
+            service.heartbeatCondition.succeeded()
         } catch {
-            service.logger.warning("heartbeat not delivered", metadata: [LogKeys.kafkaError: "\(error)"])
+            service.heartbeatCondition.failed(error, action: "the next one follows in one heartbeat interval")
         }
     }
 
@@ -204,7 +262,10 @@ struct AnalyserLoops: Service {
 
     func recoverOutOfRange() async throws {
         let tp = service.topicPartition
-        let marks = try await service.consumer.watermarks(tp, timeout: .seconds(10))
+        let consumer = service.consumer
+        let marks = try await KafkaRetry.run("watermarks of \(tp.topic)[\(tp.partition)]", logger: service.logger) {
+            try await consumer.watermarks(tp, timeout: .seconds(10))
+        }
         let position = service.state.withLock { $0.position }
         if position < marks.low { recordRetentionLoss(from: position, to: marks.low) }
         let restart = min(max(position, marks.low), marks.high)

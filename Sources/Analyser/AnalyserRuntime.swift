@@ -20,6 +20,8 @@ struct AnalyserRuntime: Sendable {
     var logStart: Int64 = -1
     var failed = false
     var started = false
+    /// What start-up is waiting for (a cluster still electing leaders or loading coordinators), for `/health/ready`.
+    var waitingFor: String?
     var malformed: Int64 = 0
     var retentionLost: Int64 = 0
     var replay = ReplayProgress()

@@ -13,10 +13,14 @@ public final class AnalyserService: Sendable {
     public let boundPort = BoundPort()
     let consumer: KafkaConsumer
     let heartbeats: KafkaProducer
+    let admin: KafkaAdmin
     let metrics: AnalyserMetrics
     let logger: Logger
     let state: Mutex<AnalyserRuntime>
+    /// Taken before `state` when both are: a batch's audit records are written before its position can be committed.
     let audit = Locked<AuditLog?>(nil)
+    let heartbeatCondition: ConditionLog
+    let commitCondition: ConditionLog
     var topicPartition: TopicPartition { TopicPartition(config.topics.assigned, config.partition) }
 
     public init(config: AnalyserConfig, logger: Logger) throws {
@@ -35,7 +39,10 @@ public final class AnalyserService: Sendable {
         producerConfig.linger = .zero
         producerConfig.deliveryTimeout = .seconds(5)
         self.heartbeats = try KafkaProducer(configuration: producerConfig, logger: logger)
+        self.admin = try KafkaAdmin(kafka: config.kafka, logger: logger)
         self.metrics = AnalyserMetrics(registry: registry, id: config.id)
+        self.heartbeatCondition = ConditionLog("heartbeat", logger: logger)
+        self.commitCondition = ConditionLog("commit of analysed offsets", logger: logger)
         self.state = Mutex(AnalyserRuntime(config: config))
     }
 
@@ -121,7 +128,7 @@ public final class AnalyserService: Sendable {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(counters: metrics.requests))
         router.addHealthRoutes { [self] in
-            state.withLock { s in s.started ? (s.failed ? "simulated failure" : nil) : "starting: not yet assigned" }
+            state.withLock { s in s.started ? (s.failed ? "simulated failure" : nil) : (s.waitingFor ?? "starting: not yet assigned") }
         }
         router.addMetricsRoute(registry: registry) { [self] in
             let (lag, bytes) = state.withLock { ($0.lag, $0.dedupe.approximateBytes) }

@@ -162,12 +162,11 @@ struct BatchRouter {
         if let collectError { throw collectError }
         let commitTime: Duration
         do {
+            // Committed is final, even when a rebalance came meanwhile: the offsets were committed with the batch
+            // (a stale group generation makes the commit fail instead), so the new owner starts after it. Only the
+            // next batch, collected under the old assignment, was dropped and rewound by `collectBatch`.
             commitTime = try outcome.get()
-            if revoked {
-                // The group changed while this batch was being committed: its offsets may have gone to a group
-                // generation that no longer owns them. Redo it where we still own it (at-least-once).
-                throw KafkaError(kind: .broker, message: "rebalance while the batch was committed")
-            }
+            if revoked { service.metrics.rebalancedBatches.increment() }
         } catch let error as KafkaError where error.isFatal {
             logger.critical("dispatcher cannot continue (another instance with the same transactional id?)", metadata: [LogKeys.kafkaError: "\(error)"])
             throw error
@@ -188,31 +187,62 @@ struct BatchRouter {
         return next
     }
 
+    /// Runs the steps `CommitDecider` chooses until the batch is durable (returns), must be redone (throws the
+    /// error that made it so), or the producer cannot continue (throws a fatal error).
     private static func commit(
         _ batch: InputBatch, picks: [[Int32]], routes: KafkaProducer.Routes, offsets: [TopicPartitionOffset],
         sink: BatchSink, consumer: KafkaConsumer
     ) async throws {
-        switch sink {
-        case .transactional(let txn):
-            try await txn.beginTransaction()
+        var decider = CommitDecider(mode: sink.mode)
+        var step = decider.first
+        var cause: (any Error)?
+        while true {
+            var failure: (any Error)?
             do {
-                try await txn.producer.forward(batch.chunks, picks: picks, routes: routes)
-                try await txn.sendOffsetsToTransaction(offsets, groupMetadata: try consumer.groupMetadata(), timeout: .seconds(30))
-                try await txn.commitTransaction(timeout: .seconds(60))
-            } catch let error as KafkaError where error.isFatal {
-                throw error
+                try await perform(step, batch: batch, picks: picks, routes: routes, offsets: offsets, sink: sink, consumer: consumer)
             } catch {
-                do {
-                    try await txn.abortTransaction(timeout: .seconds(60))
-                } catch let abortError as KafkaError where abortError.isFatal {
-                    throw abortError
-                }
-                throw error
+                failure = error
+                if step != .abort { cause = error }
             }
-        case .plain(let producer):
-            // At-least-once: every output acknowledged before the input offsets are committed.
-            try await producer.forward(batch.chunks, picks: picks, routes: routes)
+            switch decider.next(after: step, CommitDecider.Outcome(failure)) {
+            case .run(let next):
+                step = next
+            case .retry(let again, let pause):
+                try await Task.sleep(for: pause)
+                step = again
+            case .done:
+                return
+            case .redo:
+                throw cause ?? failure ?? KafkaError(kind: .broker, message: "batch not committed")
+            case .giveUp:
+                let error = failure ?? cause
+                if let kafka = error as? KafkaError, kafka.isFatal { throw kafka }
+                throw KafkaError(
+                    kind: .fatal, message: "the transaction could not be aborted: \(error.map { "\($0)" } ?? "unknown")")
+            }
+        }
+    }
+
+    private static func perform(
+        _ step: CommitDecider.Step, batch: InputBatch, picks: [[Int32]], routes: KafkaProducer.Routes,
+        offsets: [TopicPartitionOffset], sink: BatchSink, consumer: KafkaConsumer
+    ) async throws {
+        switch (step, sink) {
+        case (.begin, .transactional(let txn)):
+            try await txn.beginTransaction()
+        case (.produce, _):
+            // Every output acknowledged before anything is committed.
+            try await sink.producer.forward(batch.chunks, picks: picks, routes: routes)
+        case (.sendOffsets, .transactional(let txn)):
+            try await txn.sendOffsetsToTransaction(offsets, groupMetadata: try consumer.groupMetadata(), timeout: .seconds(30))
+        case (.commit, .transactional(let txn)):
+            try await txn.commitTransaction(timeout: .seconds(60))
+        case (.commit, .plain):
             try await consumer.commit(offsets)
+        case (.abort, .transactional(let txn)):
+            try await txn.abortTransaction(timeout: .seconds(60))
+        case (.begin, .plain), (.sendOffsets, .plain), (.abort, .plain):
+            preconditionFailure("CommitDecider chose \(step) for a non-transactional producer")
         }
     }
 

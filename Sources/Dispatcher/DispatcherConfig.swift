@@ -26,20 +26,39 @@ public struct DispatcherConfig: Sendable {
     /// lowest; raise it to make fewer, larger transactions on a busy real cluster.
     public var batchLinger: Duration = .zero
     public var batchSize = 5000
-    /// Stable per instance, so a restarted instance fences its killed predecessor's open transaction at once.
+    /// This instance's id. Given by the operator, it is stable across restarts: the transactional id and the static
+    /// group membership derive from it, so a restarted instance fences its killed predecessor's open transaction and
+    /// takes its partitions back at once. By default it is unique per process (host name and process id), so two
+    /// dispatchers on one host never fence each other.
     public var instanceID: String
+    /// Whether `instanceID` was given (stable across restarts) rather than made up for this process.
+    public var isStableInstance: Bool
+    /// How often a probe is written to the heartbeats partition, to know the feed is current.
+    public var probeInterval: Duration = .milliseconds(500)
     /// How often end offsets of the assigned partitions are read, for analysers' lag.
     public var endOffsetInterval: Duration = .milliseconds(500)
     /// The group session timeout: how soon a dead instance's partitions move to the others.
     public var sessionTimeout: Duration = .seconds(10)
     /// Forwarded to analysers' admin endpoints by the dashboard.
     public var adminToken: BearerToken?
+    /// How the topics are created if the dispatcher is the first service on an empty cluster.
+    public var layout = TopicLayout()
 
     public init(kafka: KafkaConfig, topics: Topics, http: HTTPSettings, instanceID: String? = nil) {
         self.kafka = kafka
         self.topics = topics
         self.http = http
-        self.instanceID = instanceID ?? ProcessInfo.processInfo.hostName
+        self.instanceID = instanceID ?? Self.processInstanceID()
+        self.isStableInstance = instanceID != nil
+    }
+
+    /// `group.instance.id` for static membership, when the instance id is stable; nil keeps dynamic membership (a
+    /// made-up id would leave a departed member's partitions idle until its session expires).
+    public var staticMemberID: String? { isStableInstance ? instanceID : nil }
+
+    /// `<host>-<pid>`: unique among the processes of one host, and across hosts.
+    public static func processInstanceID() -> String {
+        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
     }
 
     /// The transactional id of this instance.

@@ -11,7 +11,9 @@ final class DispatcherMetrics: Sendable {
     let batches: Counter
     let aborts: Counter
     let rebalances: Counter
+    let rebalancedBatches: Counter
     let healthyAnalysers: Gauge
+    let feedBlind: Gauge
     private let perAnalyser = Mutex<[String: AnalyserSeries]>([:])
 
     struct AnalyserSeries: Sendable {
@@ -30,7 +32,13 @@ final class DispatcherMetrics: Sendable {
         batches = registry.counter("dispatcher", "batches", help: "Batches committed")
         aborts = registry.counter("dispatcher", "aborts", help: "Batches aborted or rewound and retried")
         rebalances = registry.counter("dispatcher", "rebalances", help: "Partition assignment changes of the dispatcher group")
+        rebalancedBatches = registry.counter(
+            "dispatcher", "batches_committed_across_rebalance",
+            help: "Batches committed while a rebalance happened (kept, not redone)")
         healthyAnalysers = registry.gauge("dispatcher", "healthy_analysers", help: "Analysers currently eligible for packets")
+        feedBlind = registry.gauge(
+            "dispatcher", "heartbeats_feed_blind", unit: "seconds",
+            help: "How long the heartbeats partition has answered no probe (0 while the feed is current)")
     }
 
     func series(_ id: String) -> AnalyserSeries {

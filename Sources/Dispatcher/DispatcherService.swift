@@ -18,6 +18,8 @@ public final class DispatcherService: Sendable {
     let runtime: Mutex<DispatcherRuntime>
     private let embedded: EmbeddedBroker?
     private let resolvedMode = Mutex<DeliveryMode?>(nil)
+    /// What start-up waits for, for `/health/ready`.
+    private let startup = Locked<String?>("starting")
 
     public init(config: DispatcherConfig, logger: Logger, embedded: EmbeddedBroker? = nil) throws {
         self.config = config
@@ -31,23 +33,31 @@ public final class DispatcherService: Sendable {
     /// The delivery mode in force (resolved by `prepare()`).
     public var mode: DeliveryMode { resolvedMode.withLock { $0 } ?? .atLeastOnce }
 
-    /// Picks the delivery mode (exactly-once unless the cluster is the embedded broker) and checks the topics.
+    /// Picks the delivery mode (exactly-once unless the cluster is the embedded broker) and creates the topics if
+    /// they are missing, waiting out a cluster that is still starting. Done once; later calls return at once.
     public func prepare() async throws {
+        if resolvedMode.withLock({ $0 }) != nil { return }
+        let waiting: @Sendable (String?) -> Void = { [startup] reason in startup.withLock { $0 = reason } }
         let isEmbedded: Bool
         if let embedded {
             isEmbedded = embedded.isEmbedded
         } else {
-            isEmbedded = await admin.isEmbeddedBroker()
+            let admin = admin
+            isEmbedded = try await KafkaRetry.run("the cluster id", logger: logger, waiting: waiting) {
+                try await admin.isEmbeddedBroker()
+            }
         }
+        try await TopicProvisioner.ensureWaiting(
+            config.topics.specs(config.layout), admin: admin, embedded: embedded, logger: logger, waiting: waiting)
         var mode = config.delivery ?? (isEmbedded ? .atLeastOnce : .exactlyOnce)
         if isEmbedded, config.delivery == .exactlyOnce {
             logger.warning("exactly-once requested on the embedded broker, which does not honour transactions: running at-least-once")
             mode = .atLeastOnce
         }
-        resolvedMode.withLock { $0 = mode }
-        runtime.withLock { $0.mode = mode }
-        _ = try await TopicProvisioner.requirePartitions(config.topics.packets, admin: admin)
         let slots = try await TopicProvisioner.requirePartitions(config.topics.assigned, admin: admin)
+        runtime.withLock { $0.mode = mode }
+        resolvedMode.withLock { $0 = mode }
+        startup.withLock { $0 = nil }
         logger.info(
             "dispatcher starting",
             metadata: [
@@ -61,8 +71,8 @@ public final class DispatcherService: Sendable {
         return [HeartbeatReader(service: self), RoutingLoop(service: self), app]
     }
 
+    /// Runs until SIGTERM or SIGINT; start-up (`prepare`) happens inside, so HTTP and `/health/ready` serve meanwhile.
     public func run() async throws {
-        try await prepare()
         let group = ServiceGroup(
             configuration: .init(services: services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -157,7 +167,7 @@ public final class DispatcherService: Sendable {
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(counters: metrics.requests))
-        router.addHealthRoutes { [self] in resolvedMode.withLock { $0 } == nil ? "starting" : nil }
+        router.addHealthRoutes { [self] in resolvedMode.withLock { $0 } == nil ? (startup.value ?? "starting") : nil }
         router.addMetricsRoute(registry: registry)
         router.get("/v1/analysers") { [self] _, _ in jsonResponse(view(), pretty: true) }
         router.get("/") { _, _ in

@@ -7,15 +7,25 @@ public struct HealthPolicy: Sendable, Equatable {
     /// A lag (end offset minus committed offset) at or above this makes its analyser lagging.
     public var maxLag: Int64
 
-    public init(heartbeatTimeout: Duration = .milliseconds(1500), maxLag: Int64 = 100_000) {
+    /// The longest time the heartbeats feed may be blind (its partition without a reachable leader) and still not
+    /// count against analysers' heartbeats; past it, silence counts again. Covers a Kafka leader failover
+    /// (`broker.session.timeout.ms`, 9 s by default, plus election and reconnection).
+    public var maxFeedBlindness: Duration
+
+    public init(
+        heartbeatTimeout: Duration = .milliseconds(1500), maxLag: Int64 = 100_000,
+        maxFeedBlindness: Duration = .seconds(30)
+    ) {
         self.heartbeatTimeout = heartbeatTimeout
         self.maxLag = maxLag
+        self.maxFeedBlindness = maxFeedBlindness
     }
 
-    var timeoutMs: Int64 {
-        let (seconds, attoseconds) = heartbeatTimeout.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
+    var timeoutMs: Int64 { Int64(heartbeatTimeout.milliseconds) }
+    var maxBlindMs: Int64 { Int64(maxFeedBlindness.milliseconds) }
+    /// No probe back for this long makes the feed blind: half the timeout, so an analyser that heartbeated with the
+    /// last probe is still fresh when blindness starts.
+    var blindAfterMs: Int64 { timeoutMs / 2 }
 }
 
 /// Why an analyser is or is not healthy; the first that applies, in the order listed after `healthy`.
@@ -69,6 +79,10 @@ public struct HealthTable: Sendable {
     private var owners: [Int32: String] = [:]
     private var endOffsets: [Int32: Int64] = [:]
     private var nextClaim: UInt64 = 0
+    /// When this dispatcher last read back one of its own probes.
+    private var lastProbeMs: Int64?
+    /// The last blind period that ended, [start, end).
+    private var lastBlindness: (start: Int64, end: Int64)?
 
     private struct Entry: Sendable {
         var heartbeat: Heartbeat
@@ -117,6 +131,37 @@ public struct HealthTable: Sendable {
             events.append(.conflictingClaim(partition: partition, kept: owner, rejected: heartbeat.id))
         }
         return events
+    }
+
+    /// Records that the dispatcher read back one of its own probes (written to the heartbeats partition every probe
+    /// interval) at `observedAtMs`: the feed flows.
+    ///
+    /// Without probes, a heartbeat's age is wall-clock time. With them, time during which the feed was blind — no
+    /// probe came back for half a heartbeat timeout, as while the partition has no reachable leader — does not count
+    /// against analysers, up to `maxFeedBlindness`: a broker failure is not an analyser failure. Blindness ends half
+    /// a timeout after probes return, the time the analysers' own queued heartbeats need to land.
+    public mutating func feedConfirmed(observedAtMs: Int64) {
+        if let last = lastProbeMs, observedAtMs - last > policy.blindAfterMs {
+            lastBlindness = (last + policy.blindAfterMs, observedAtMs + policy.blindAfterMs)
+        }
+        lastProbeMs = max(lastProbeMs ?? observedAtMs, observedAtMs)
+    }
+
+    /// How long the feed has been blind at `nowMs` (0 while probes come back, or when none was ever read).
+    public func feedBlindMs(nowMs: Int64) -> Int64 {
+        guard let last = lastProbeMs else { return 0 }
+        return max(0, nowMs - last - policy.blindAfterMs)
+    }
+
+    /// The age of a heartbeat seen at `lastMs`, not counting time the feed was blind (at most `maxFeedBlindness`).
+    func age(sinceMs lastMs: Int64, nowMs: Int64) -> Int64 {
+        var blind: Int64 = 0
+        func overlap(_ start: Int64, _ end: Int64) -> Int64 { max(0, min(end, nowMs) - max(start, lastMs)) }
+        if let last = lastProbeMs, nowMs - last > policy.blindAfterMs {
+            blind += overlap(last + policy.blindAfterMs, nowMs)
+        }
+        if let past = lastBlindness { blind += overlap(past.start, past.end) }
+        return nowMs - lastMs - min(blind, policy.maxBlindMs)
     }
 
     /// Records the end offset (high watermark) of an analyser partition, polled by the service.
@@ -185,7 +230,7 @@ public struct HealthTable: Sendable {
     }
 
     private func isFresh(_ entry: Entry, nowMs: Int64) -> Bool {
-        nowMs - entry.lastHeartbeatMs < policy.timeoutMs
+        age(sinceMs: entry.lastHeartbeatMs, nowMs: nowMs) < policy.timeoutMs
     }
 
     private func lag(of entry: Entry) -> Int64? {

@@ -1,11 +1,20 @@
+import Foundation
 import Common
 import Logging
 import ServiceLifecycle
 
 /// Reads the compacted heartbeats topic from the beginning, without a consumer group, into the live table;
-/// and every `endOffsetInterval` reads the assigned partitions' end offsets so lag is known.
+/// every `endOffsetInterval` reads the assigned partitions' end offsets so lag is known; and writes a probe to the
+/// heartbeats partition every `probeInterval`, whose return proves the feed current (so a partition without a leader
+/// is not mistaken for every analyser dying).
 struct HeartbeatReader: Service {
     let service: DispatcherService
+    /// Tells this process's probes from other dispatchers' and from earlier runs'.
+    private let writer = "\(DispatcherConfig.processInstanceID())-\(UUID().uuidString.prefix(8))"
+
+    init(service: DispatcherService) {
+        self.service = service
+    }
 
     func run() async throws {
         var config = KafkaConsumer.Configuration(kafka: service.config.kafka, groupID: nil)
@@ -13,15 +22,44 @@ struct HeartbeatReader: Service {
         config.isolationLevel = .readUncommitted
         let consumer = try KafkaConsumer(configuration: config, logger: service.logger)
         try consumer.assign([TopicPartitionOffset(service.config.topics.heartbeats, 0, KafkaOffset.beginning)])
+        var probeConfig = KafkaProducer.Configuration(kafka: service.config.kafka)
+        probeConfig.clientName = "dispatcher-probe"
+        probeConfig.linger = .zero
+        // A probe that cannot be delivered within the blindness limit proves nothing any more.
+        probeConfig.deliveryTimeout = service.config.policy.maxFeedBlindness
+        let prober = try KafkaProducer(configuration: probeConfig, logger: service.logger)
         try await runUntilGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await readLoop(consumer) }
                 group.addTask { try await evaluateLoop() }
+                group.addTask { try await probeLoop(prober) }
                 try await group.next()
                 group.cancelAll()
             }
         }
         await consumer.close()
+        await prober.close(timeout: .seconds(1))
+    }
+
+    /// One probe per interval, never waiting for the previous one: during a failover they queue in the producer and
+    /// land together once the partition has a leader again.
+    private func probeLoop(_ prober: KafkaProducer) async throws {
+        let topic = service.config.topics.heartbeats
+        let failures = ConditionLog("feed probe", logger: service.logger)
+        try await withThrowingDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let probe = FeedProbe(writer: writer, sentAt: epochMilliseconds())
+                group.addTask {
+                    do {
+                        _ = try await prober.send(OutgoingMessage(topic: topic, partition: 0, key: FeedProbe.key, value: probe.encoded()))
+                        failures.succeeded()
+                    } catch {
+                        failures.failed(error, action: "the heartbeats feed counts as blind until probes return")
+                    }
+                }
+                try await Task.sleep(for: service.config.probeInterval)
+            }
+        }
     }
 
     private func readLoop(_ consumer: KafkaConsumer) async throws {
@@ -30,8 +68,13 @@ struct HeartbeatReader: Service {
             guard !batch.messages.isEmpty else { continue }
             let now = epochMilliseconds()
             var heartbeats: [Heartbeat] = []
+            var probeSeen = false
             for message in batch.messages {
                 guard let value = message.value else { continue }  // a tombstone: an analyser was retired
+                if FeedProbe.isProbe(key: message.key) {
+                    if let probe = FeedProbe.decode(value), probe.writer == writer { probeSeen = true }
+                    continue
+                }
                 do {
                     heartbeats.append(try Heartbeat.decode(value))
                 } catch {
@@ -39,9 +82,26 @@ struct HeartbeatReader: Service {
                 }
             }
             let events = service.runtime.withLock { runtime in
-                heartbeats.flatMap { runtime.table.apply($0, observedAtMs: now) }
+                if probeSeen { runtime.table.feedConfirmed(observedAtMs: now) }
+                return heartbeats.flatMap { runtime.table.apply($0, observedAtMs: now) }
             }
             service.log(events)
+        }
+    }
+
+    /// Says once when the feed goes blind and once when it sees again; the gauge shows how long.
+    private func reportBlindness(_ blindMs: Int64) {
+        service.metrics.feedBlind.set(Double(blindMs) / 1000)
+        let wasBlind = service.runtime.withLock { r in
+            defer { r.feedBlind = blindMs > 0 }
+            return r.feedBlind
+        }
+        if blindMs > 0, !wasBlind {
+            service.logger.warning(
+                "heartbeats feed blind: its partition answers no probe; analysers keep their health until it returns",
+                metadata: ["max_blind_ms": "\(service.config.policy.maxFeedBlindness.milliseconds)"])
+        } else if blindMs == 0, wasBlind {
+            service.logger.info("heartbeats feed current again")
         }
     }
 
@@ -71,9 +131,13 @@ struct HeartbeatReader: Service {
                 }
             }
             let now = epochMilliseconds()
-            let (events, rows, healthy) = service.runtime.withLock { runtime in
-                (runtime.table.evaluate(nowMs: now), runtime.table.snapshot(nowMs: now), runtime.table.healthyMembers(nowMs: now).count)
+            let (events, rows, healthy, blindMs) = service.runtime.withLock { runtime in
+                (
+                    runtime.table.evaluate(nowMs: now), runtime.table.snapshot(nowMs: now),
+                    runtime.table.healthyMembers(nowMs: now).count, runtime.table.feedBlindMs(nowMs: now)
+                )
             }
+            reportBlindness(blindMs)
             service.log(events)
             for row in rows {
                 let series = service.metrics.series(row.id)

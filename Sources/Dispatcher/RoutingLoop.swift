@@ -11,6 +11,11 @@ struct RoutingLoop: Service {
     let service: DispatcherService
 
     func run() async throws {
+        let service = service
+        guard let sink = try await untilGracefulShutdown({ () async throws -> BatchSink in
+            try await service.prepare()
+            return try await makeSink()
+        }) else { return }
         let revocations = Revocations()
         var consumerConfig = KafkaConsumer.Configuration(kafka: service.config.kafka, groupID: service.config.topics.dispatcherGroup)
         consumerConfig.clientName = "dispatcher-\(service.config.instanceID)"
@@ -18,6 +23,11 @@ struct RoutingLoop: Service {
         // A dead instance's partitions move to the others within the session timeout (librdkafka's default is 45 s).
         let session = service.config.sessionTimeout.milliseconds
         consumerConfig.defaults = ["session.timeout.ms": "\(session)", "heartbeat.interval.ms": "\(max(100, session / 10))"]
+        if let member = service.config.staticMemberID {
+            // Static membership: a restarted instance with the same id gets its partitions back at once instead of
+            // the group waiting out the dead member's session.
+            consumerConfig.defaults["group.instance.id"] = member
+        }
         let metrics = service.metrics
         let owner = service
         let logger = service.logger
@@ -33,9 +43,7 @@ struct RoutingLoop: Service {
                 logger.error("rebalance failed", metadata: [LogKeys.error: "\(reason)"])
             }
         }
-        let sink = try await makeSink()
         try consumer.subscribe([service.config.topics.packets])
-        let service = service
         try await runUntilGracefulShutdown {
             var router = BatchRouter(service: service, consumer: consumer, sink: sink, revocations: revocations)
             try await router.loop()
@@ -56,8 +64,11 @@ struct RoutingLoop: Service {
         case .exactlyOnce:
             let txn = try TransactionalProducer(
                 configuration: producerConfig, transactionalID: service.config.transactionalID, logger: service.logger)
-            // Fences a previous instance with the same id and aborts whatever it left open.
-            try await txn.initTransactions(timeout: .seconds(60))
+            // Fences a previous instance with the same id and aborts whatever it left open. A coordinator that is
+            // still loading answers with retriable errors: wait for it.
+            try await KafkaRetry.run("transaction coordinator for \(service.config.transactionalID)", logger: service.logger) {
+                try await txn.initTransactions(timeout: .seconds(30))
+            }
             return .transactional(txn)
         case .atLeastOnce:
             return .plain(try KafkaProducer(configuration: producerConfig, logger: service.logger))
@@ -69,6 +80,13 @@ struct RoutingLoop: Service {
 enum BatchSink: Sendable {
     case transactional(TransactionalProducer)
     case plain(KafkaProducer)
+
+    var mode: DeliveryMode {
+        switch self {
+        case .transactional: return .exactlyOnce
+        case .plain: return .atLeastOnce
+        }
+    }
 
     var producer: KafkaProducer {
         switch self {

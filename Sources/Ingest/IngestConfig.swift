@@ -22,11 +22,8 @@ public struct IngestConfig: Sendable {
     public var partitionStick: Duration? = .milliseconds(5)
     /// Local producer queue capacity; a full queue answers 503.
     public var queueCapacity = 200_000
-    /// Partitions of the packets topic when ingest creates it.
-    public var packetPartitions = 6
-    /// Slots of the assigned topic when ingest creates the topics.
-    public var analyserSlots = 3
-    public var replicationFactor = -1
+    /// How the topics are created if they are missing.
+    public var layout = TopicLayout()
 
     public init(kafka: KafkaConfig, topics: Topics, http: HTTPSettings) {
         self.kafka = kafka

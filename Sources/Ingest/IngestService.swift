@@ -36,12 +36,13 @@ public final class IngestService: Sendable {
         self.metrics = IngestMetrics(registry: registry)
     }
 
-    /// Creates the topics if the cluster lets us (idempotent), so a fresh cluster works out of the box.
+    /// Creates the topics if the cluster lets us (idempotent), so a fresh cluster works out of the box; waits out a
+    /// cluster that is still starting, with `/health/ready` saying what for.
     public func prepare() async throws {
-        let specs = config.topics.specs(
-            packetPartitions: config.packetPartitions, analyserSlots: config.analyserSlots,
-            replicationFactor: config.replicationFactor)
-        try await TopicProvisioner.ensure(specs, admin: admin, embedded: embedded, logger: logger)
+        let specs = config.topics.specs(config.layout)
+        try await TopicProvisioner.ensureWaiting(specs, admin: admin, embedded: embedded, logger: logger) { [self] waiting in
+            if let waiting { notReadyReason.withLock { $0 = waiting } }
+        }
         await checkReadiness()
     }
 
@@ -68,6 +69,7 @@ public final class IngestService: Sendable {
     public func services() -> [any Service] {
         let app = config.http.application(router: makeRouter().buildResponder(), service: "ingest", boundPort: boundPort, logger: logger)
         let monitor = BackgroundService(name: "ingest-readiness") { [self] in
+            try await prepare()
             while !Task.isCancelled {
                 await checkReadiness()
                 try await Task.sleep(for: .seconds(2))
@@ -77,8 +79,8 @@ public final class IngestService: Sendable {
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    /// Topics are created by the readiness monitor, so HTTP serves `/health/ready` while the cluster comes up.
     public func run() async throws {
-        try await prepare()
         let group = ServiceGroup(
             configuration: .init(services: services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

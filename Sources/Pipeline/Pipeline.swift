@@ -82,8 +82,7 @@ public final class Pipeline: Sendable {
         topics = Topics(namespace: config.namespace)
         var ingestConfig = IngestConfig(kafka: kafka, topics: topics, http: HTTPSettings(host: config.host, port: config.ingestPort))
         ingestConfig.token = config.ingestToken
-        ingestConfig.packetPartitions = config.packetPartitions
-        ingestConfig.analyserSlots = config.analysers.count
+        ingestConfig.layout = TopicLayout(packetPartitions: config.packetPartitions, analyserSlots: config.analysers.count)
         ingest = try IngestService(config: ingestConfig, logger: logger.labelled("ingest"), embedded: broker)
 
         var dispatcherConfig = DispatcherConfig(

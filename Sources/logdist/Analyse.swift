@@ -13,6 +13,7 @@ struct Analyse: AsyncParsableCommand {
     @OptionGroup var kafka: KafkaOptions
     @OptionGroup var http: HTTPOptions
     @OptionGroup var log: LogOptions
+    @OptionGroup var topicLayout: TopicLayoutOptions
     @Option(help: "Analyser id (env LOGDIST_ANALYSER_ID).") var id: String?
     @Option(help: "Its partition of <namespace>.assigned (env LOGDIST_PARTITION).") var partition: Int32?
     @Option(help: "Its weight; 0 takes no new packets (env LOGDIST_WEIGHT; default 1).") var weight: Int?
@@ -44,6 +45,7 @@ struct Analyse: AsyncParsableCommand {
         config.dedupeCapacity = dedupeCapacity
         config.dedupeMaxBytes = dedupeMaxBytes
         config.auditFile = auditFile
+        config.layout = try topicLayout.layout()
         config.advertisedURL = advertisedUrl ?? env("LOGDIST_ADVERTISED_URL") ?? "http://\(config.http.host):\(port)"
         try await AnalyserService(config: config, logger: logger).run()
     }

@@ -25,7 +25,8 @@ struct Dispatch: AsyncParsableCommand {
     @Option(help: "A batch ships as soon as the previous one is committed, or after this many milliseconds of collecting while it is not (env LOGDIST_COMMIT_INTERVAL_MS; default 10).") var commitIntervalMs: Int?
     @Option(help: "A batch collects at least this many milliseconds even when the previous one is committed; raise it to cut transaction overhead on busy real clusters (env LOGDIST_BATCH_LINGER_MS; default 0).") var batchLingerMs: Int?
     @Option(help: "… or after this many packets (env LOGDIST_BATCH_SIZE; default 5000).") var batchSize: Int?
-    @Option(help: "Stable id of this instance; its transactional id derives from it (env LOGDIST_INSTANCE_ID; default the host name).")
+    @OptionGroup var topicLayout: TopicLayoutOptions
+    @Option(help: "Stable id of this instance: its transactional id and static group membership derive from it, so a restarted instance resumes at once. Unique per instance (env LOGDIST_INSTANCE_ID; default <host>-<pid>, new at every start).")
     var instanceId: String?
     @Option(help: "Group session timeout in milliseconds: how soon a dead instance's partitions move (env LOGDIST_SESSION_TIMEOUT_MS; default 10000).")
     var sessionTimeoutMs: Int?
@@ -37,6 +38,7 @@ struct Dispatch: AsyncParsableCommand {
             kafka: try kafka.kafkaConfig(), topics: kafka.topics,
             http: try http.settings(port: try setting(port, "LOGDIST_DISPATCHER_PORT", default: 8090)),
             instanceID: instanceId ?? env("LOGDIST_INSTANCE_ID"))
+        config.layout = try topicLayout.layout()
         if let delivery {
             config.delivery = delivery
         } else if let text = env("LOGDIST_DELIVERY") {

@@ -29,9 +29,7 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(help: "Producer linger.ms (env LOGDIST_LINGER_MS; default 1).") var lingerMs: Int?
     @Option(help: "Send packets to one partition for this many milliseconds, then the next; 0: partition by the hash of the packet id (env LOGDIST_PARTITION_STICK_MS; default 5).")
     var partitionStickMs: Int?
-    @Option(help: "Partitions of <namespace>.packets if ingest creates it (default 6).") var partitions = 6
-    @Option(help: "Partitions of <namespace>.assigned if ingest creates it (default 3).") var analyserSlots = 3
-    @Option(help: "Replication factor for created topics (-1: the broker's default).") var replicationFactor = -1
+    @OptionGroup var topicLayout: TopicLayoutOptions
 
     func run() async throws {
         let logger = try log.bootstrap(label: "logdist.ingest")
@@ -49,9 +47,7 @@ struct IngestCommand: AsyncParsableCommand {
         let stickMs = try setting(partitionStickMs, "LOGDIST_PARTITION_STICK_MS", default: 5)
         guard stickMs >= 0 else { throw ValidationError("--partition-stick-ms \(stickMs): use 0 (partition by id) or more") }
         config.partitionStick = stickMs == 0 ? nil : .milliseconds(stickMs)
-        config.packetPartitions = partitions
-        config.analyserSlots = analyserSlots
-        config.replicationFactor = replicationFactor
+        config.layout = try topicLayout.layout()
         logger.info("ingest starting", metadata: [LogKeys.bootstrap: "\(config.kafka.bootstrapServers)", "auth": "\(config.token != nil)"])
         try await IngestService(config: config, logger: logger).run()
     }

@@ -48,6 +48,31 @@ struct KafkaOptions: ParsableArguments {
     }
 }
 
+/// How logdist's topics are created when the service finds them missing (every service creates them: whichever
+/// starts first on an empty cluster sets them up).
+struct TopicLayoutOptions: ParsableArguments {
+    @Option(help: "Partitions of <namespace>.packets if it is created (env LOGDIST_PACKET_PARTITIONS; default 6).")
+    var partitions: Int?
+    @Option(help: "Partitions of <namespace>.assigned, one per analyser slot, if it is created (env LOGDIST_ANALYSER_SLOTS; default 3).")
+    var analyserSlots: Int?
+    @Option(help: "Replication factor of created topics; -1: the broker's default (env LOGDIST_REPLICATION_FACTOR; default -1).")
+    var replicationFactor: Int?
+
+    func layout() throws -> TopicLayout {
+        let layout = TopicLayout(
+            packetPartitions: try setting(partitions, "LOGDIST_PACKET_PARTITIONS", default: 6),
+            analyserSlots: try setting(analyserSlots, "LOGDIST_ANALYSER_SLOTS", default: 3),
+            replicationFactor: try setting(replicationFactor, "LOGDIST_REPLICATION_FACTOR", default: -1))
+        guard layout.packetPartitions > 0, layout.analyserSlots > 0 else {
+            throw ValidationError("--partitions and --analyser-slots take 1 or more")
+        }
+        guard layout.replicationFactor == -1 || layout.replicationFactor > 0 else {
+            throw ValidationError("--replication-factor takes -1 (the broker's default) or 1 or more")
+        }
+        return layout
+    }
+}
+
 /// Log level and format.
 struct LogOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical (env LOGDIST_LOG_LEVEL; default info).")

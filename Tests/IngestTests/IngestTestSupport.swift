@@ -18,7 +18,7 @@ struct IngestHarness {
         config.ackTimeout = ackTimeout
         config.limits = limits
         config.token = token.flatMap(BearerToken.init)
-        config.packetPartitions = 3
+        config.layout.packetPartitions = 3
         service = try IngestService(config: config, logger: cluster.logger, embedded: cluster.broker)
         try await cluster.create(topics.specs(packetPartitions: 3, analyserSlots: 3))
         try await service.prepare()

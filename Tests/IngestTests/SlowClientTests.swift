@@ -73,7 +73,7 @@ struct SlowClientTests {
         http.idleTimeout = idleTimeout
         var config = IngestConfig(kafka: cluster.kafka, topics: topics, http: http)
         config.bodyTimeout = bodyTimeout
-        config.packetPartitions = 1
+        config.layout.packetPartitions = 1
         let service = try IngestService(config: config, logger: cluster.logger, embedded: cluster.broker)
         try await service.prepare()
         try await ServiceRunner.with(service.services(), logger: cluster.logger) {

@@ -40,8 +40,12 @@ public final class KafkaAdmin: Sendable {
     }
 
     /// Whether the cluster is librdkafka's mock cluster (the embedded broker), told by its cluster id.
-    public func isEmbeddedBroker(timeout: Duration = .seconds(5)) async -> Bool {
-        guard let id = await clusterID(timeout: timeout) else { return false }
+    /// - Throws: `.timedOut` (retriable) when no broker answered in time: nothing can be told yet.
+    public func isEmbeddedBroker(timeout: Duration = .seconds(5)) async throws -> Bool {
+        guard let id = await clusterID(timeout: timeout) else {
+            throw KafkaError(
+                kind: .timedOut, message: "no broker of \(kafka.bootstrapServers) answered with a cluster id", isRetriable: true)
+        }
         return EmbeddedBroker.isEmbeddedClusterID(id)
     }
 

@@ -40,6 +40,24 @@ public enum TopicProvisioner {
         }
     }
 
+    /// `ensure`, waiting out a cluster that is still starting (no controller yet, brokers unreachable), and then for
+    /// every topic's partitions to show in metadata.
+    ///
+    /// - Parameter waiting: told what is awaited while it waits, nil when done (for `/health/ready`).
+    public static func ensureWaiting(
+        _ specs: [TopicSpec], admin: KafkaAdmin, embedded: EmbeddedBroker?, logger: Logger,
+        waiting: (@Sendable (String?) -> Void)? = nil
+    ) async throws {
+        let names = specs.map(\.name).joined(separator: ", ")
+        try await KafkaRetry.run("topics \(names)", logger: logger, waiting: waiting) {
+            try await ensure(specs, admin: admin, embedded: embedded, logger: logger)
+            for spec in specs where try await admin.partitionCount(topic: spec.name) == nil {
+                // Created but not yet in the metadata this client sees.
+                throw KafkaError(kind: .unknownTopicOrPartition, message: "topic \(spec.name) not yet in the metadata")
+            }
+        }
+    }
+
     /// Partition count of `topic`, failing with a message that says what to do when it is missing.
     public static func requirePartitions(_ topic: String, admin: KafkaAdmin) async throws -> Int {
         guard let count = try await admin.partitionCount(topic: topic) else {

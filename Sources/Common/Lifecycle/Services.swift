@@ -38,6 +38,16 @@ public struct BackgroundService: Service {
     }
 }
 
+/// Runs start-up work that may wait a long time (for a cluster that is still coming up); nil when a graceful
+/// shutdown ended the wait, so the service returns instead of waiting on.
+public func untilGracefulShutdown<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+    do {
+        return try await cancelWhenGracefulShutdown { try await body() }
+    } catch is CancellationError {
+        return nil
+    }
+}
+
 /// Runs `body` until graceful shutdown cancels it; the cancellation that ends it is not an error.
 public func runUntilGracefulShutdown(_ body: @escaping @Sendable () async throws -> Void) async throws {
     do {

@@ -18,6 +18,13 @@ public struct Topics: Sendable, Equatable {
     /// The consumer group in which analyser `id` commits its progress.
     public func analyserGroup(_ id: String) -> String { "\(namespace).analyser.\(id)" }
 
+    /// The three topics laid out as `layout` says.
+    public func specs(_ layout: TopicLayout) -> [TopicSpec] {
+        specs(
+            packetPartitions: layout.packetPartitions, analyserSlots: layout.analyserSlots,
+            replicationFactor: layout.replicationFactor)
+    }
+
     /// The three topics with their partition counts and configs.
     public func specs(packetPartitions: Int, analyserSlots: Int, replicationFactor: Int = -1) -> [TopicSpec] {
         [
@@ -27,6 +34,23 @@ public struct Topics: Sendable, Equatable {
                 name: heartbeats, partitions: 1, replicationFactor: replicationFactor,
                 configs: ["cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "600000"]),
         ]
+    }
+}
+
+/// How logdist's topics are created when a service finds them missing: every service creates them with the same
+/// layout, so whichever starts first on an empty cluster sets them up.
+public struct TopicLayout: Sendable, Equatable {
+    /// Partitions of `<namespace>.packets`.
+    public var packetPartitions: Int
+    /// Partitions of `<namespace>.assigned`: one per analyser slot.
+    public var analyserSlots: Int
+    /// -1: the broker's `default.replication.factor`.
+    public var replicationFactor: Int
+
+    public init(packetPartitions: Int = 6, analyserSlots: Int = 3, replicationFactor: Int = -1) {
+        self.packetPartitions = packetPartitions
+        self.analyserSlots = analyserSlots
+        self.replicationFactor = replicationFactor
     }
 }
 
