@@ -9,17 +9,17 @@ struct BrokerFailureTests {
     @Test("sends wait out a broker outage within the delivery timeout and succeed when it returns")
     func sendRetriesThroughOutage() async throws {
         let cluster = try TestCluster(label: "outage")
-        guard let broker = cluster.embeddedBroker(for: "broker outage") else { return }
+        guard let broker = cluster.outage(for: "broker outage") else { return }
         let topic = try await cluster.createTopic("outage", partitions: 1)
         var config = cluster.producerConfig()
         config.deliveryTimeout = .seconds(20)
         let producer = try KafkaProducer(configuration: config, logger: cluster.logger)
         _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: Array("before".utf8)))
 
-        try broker.setBrokerDown()
+        try broker.down()
         async let during = producer.send(OutgoingMessage(topic: topic, partition: 0, value: Array("during".utf8)))
         try await Task.sleep(for: .seconds(2))
-        try broker.setBrokerUp()
+        try broker.up()
         let report = try await during
         #expect(report.offset == 1)
         await producer.close(timeout: .seconds(5))
@@ -30,13 +30,13 @@ struct BrokerFailureTests {
     @Test("a send fails with a timed-out error when the broker stays down past the delivery timeout")
     func sendFailsAfterTimeout() async throws {
         let cluster = try TestCluster(label: "timeout")
-        guard let broker = cluster.embeddedBroker(for: "broker outage") else { return }
+        guard let broker = cluster.outage(for: "broker outage") else { return }
         let topic = try await cluster.createTopic("timeout", partitions: 1)
         var config = cluster.producerConfig()
         config.deliveryTimeout = .seconds(2)
         let producer = try KafkaProducer(configuration: config, logger: cluster.logger)
         _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [1]))
-        try broker.setBrokerDown()
+        try broker.down()
         let started = ContinuousClock.now
         await #expect(throws: KafkaError.self) {
             _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [2]))
@@ -49,7 +49,7 @@ struct BrokerFailureTests {
         }
         // Two sends, each bounded by the 2 s delivery timeout (librdkafka scans timeouts once a second).
         #expect(ContinuousClock.now - started < .seconds(8))
-        try broker.setBrokerUp()
+        try broker.up()
         let report = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [4]))
         #expect(report.partition == 0)
         await producer.close(timeout: .seconds(5))
@@ -58,7 +58,7 @@ struct BrokerFailureTests {
     @Test("a full local queue is a queueFull error, not a drop or an unbounded wait")
     func queueFullIsBackpressure() async throws {
         let cluster = try TestCluster(label: "queuefull")
-        guard let broker = cluster.embeddedBroker(for: "filling the queue") else { return }
+        guard let broker = cluster.outage(for: "filling the queue") else { return }
         let topic = try await cluster.createTopic("queuefull", partitions: 1)
         var config = cluster.producerConfig()
         config.queueCapacity = 10
@@ -66,13 +66,13 @@ struct BrokerFailureTests {
         config.deliveryTimeout = .seconds(30)
         let producer = try KafkaProducer(configuration: config, logger: cluster.logger)
         _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [0]))
-        try broker.setBrokerDown()
+        try broker.down()
         let messages = (0..<25).map { OutgoingMessage(topic: topic, partition: 0, value: [UInt8($0)]) }
         async let results = producer.sendBatch(messages)
         // The broker stays down until the local queue is full, so the last 15 cannot be enqueued.
         #expect(await eventually(timeout: .seconds(10)) { producer.queueDepth >= 10 })
         try await Task.sleep(for: .milliseconds(300))
-        try broker.setBrokerUp()
+        try broker.up()
         let outcomes = await results
         let full = outcomes.filter { if case .failure(let e) = $0 { return e.kind == .queueFull } else { return false } }
         let delivered = outcomes.filter { if case .success = $0 { return true } else { return false } }

@@ -100,21 +100,21 @@ struct SendSlicesTests {
     @Test("sendSlices with a full local queue: the records that could not be enqueued are counted as failed")
     func slicesCountQueueFull() async throws {
         let cluster = try TestCluster(label: "slicesfull")
-        guard let broker = cluster.embeddedBroker(for: "filling the queue") else { return }
+        guard let broker = cluster.outage(for: "filling the queue") else { return }
         let topic = try await cluster.createTopic("slicesfull", partitions: 1)
         var config = cluster.producerConfig()
         config.queueCapacity = 10
         config.enqueueTimeout = .zero
         let producer = try KafkaProducer(configuration: config, logger: cluster.logger)
         _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [0]))
-        try broker.setBrokerDown()
+        try broker.down()
         let values = Array("abcdefghijklmnopqrstuvwxy".utf8)
         let slices = (0..<25).map { KafkaProducer.RecordSlice(value: $0..<($0 + 1), key: 0..<1) }
         async let result = producer.sendSlices(
             topic: topic, values: values, keys: Array("k".utf8), slices: slices, header: KafkaHeader("h", string: "v"))
         #expect(await eventually(timeout: .seconds(10)) { producer.queueDepth >= 10 })
         try await Task.sleep(for: .milliseconds(300))
-        try broker.setBrokerUp()
+        try broker.up()
         let outcome = await result
         #expect(outcome.failed == 15)
         #expect(outcome.deliveredBytes == 10)

@@ -53,7 +53,7 @@ struct GracefulShutdownTests {
     @Test("with the broker gone, ingest, dispatcher and analyser still exit promptly on SIGTERM")
     func sigtermWithBrokerDown() async throws {
         let cluster = try TestCluster(label: "sigterm-down")
-        guard let broker = cluster.embeddedBroker(for: "taking the broker down") else { return }
+        guard let broker = cluster.outage(for: "taking the broker down") else { return }
         let topics = Topics(namespace: cluster.namespace("sigdown"))
         try await cluster.create(topics.specs(packetPartitions: 2, analyserSlots: 2))
         let boot = cluster.kafka.bootstrapServers
@@ -76,7 +76,7 @@ struct GracefulShutdownTests {
         }
         // Let the dispatcher join its group and start its health loop, then take the broker away.
         try await Task.sleep(for: .seconds(3))
-        try broker.setBrokerDown()
+        try broker.down()
         try await Task.sleep(for: .seconds(3))
         let started = ContinuousClock.now
         for child in children { kill(child.process.processIdentifier, SIGTERM) }
@@ -86,6 +86,6 @@ struct GracefulShutdownTests {
             if !exited { child.kill() }
         }
         print("all exited \(ContinuousClock.now - started) after SIGTERM with the broker down")
-        try broker.setBrokerUp()
+        try broker.up()
     }
 }

@@ -13,12 +13,12 @@ struct IngestDurabilityTests {
     @Test("broker down → 503 with Retry-After within the deadline; 202 again after recovery; every 202 is in Kafka")
     func brokerDown() async throws {
         let harness = try await IngestHarness(label: "ingest-down", ackTimeout: .seconds(2))
-        guard let broker = harness.cluster.embeddedBroker(for: "taking the broker down") else { return }
+        guard let broker = harness.cluster.outage(for: "taking the broker down") else { return }
         let accepted = Mutex<[String]>([])
         try await harness.test { client in
             #expect(try await client.post("/v1/packets", body: packetJSON(id: "before")).status == .accepted)
             accepted.withLock { $0.append("before") }
-            try broker.setBrokerDown()
+            try broker.down()
             let started = ContinuousClock.now
             let during = try await client.post("/v1/packets", body: packetJSON(id: "during"))
             let elapsed = ContinuousClock.now - started
@@ -27,7 +27,7 @@ struct IngestDurabilityTests {
             #expect(during.json["error"] as? String == "unavailable")
             // The deadline is 2 s; librdkafka checks message timeouts once a second, plus scheduling slack.
             #expect(elapsed < .seconds(5))
-            try broker.setBrokerUp()
+            try broker.up()
             var recovered = false
             let deadline = ContinuousClock.now.advanced(by: .seconds(20))
             var attempt = 0
