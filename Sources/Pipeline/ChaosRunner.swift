@@ -8,8 +8,8 @@ public struct ChaosOptions: Sendable {
     public var duration: Duration = .seconds(25)
     public var rate: Double = 300
     public var connections = 8
-    /// Mean time between kills and between broker faults.
-    public var killEvery: Duration = .seconds(4)
+    /// Mean time between kills (nil: no service is killed) and between broker faults.
+    public var killEvery: Duration? = .seconds(4)
     public var faultEvery: Duration = .seconds(5)
     public var dispatcherBatchSize = 500
     public var seed: UInt64 = UInt64(Date().timeIntervalSince1970)
@@ -17,6 +17,14 @@ public struct ChaosOptions: Sendable {
     /// A real cluster instead of the embedded broker: no broker faults there, the dispatcher runs exactly-once,
     /// and duplicated must be 0.
     public var kafka: KafkaConfig?
+    /// On a real cluster: the operator's command that kills and restarts brokers, run as `<command> kill <n>` (SIGKILL
+    /// broker n) and `<command> start <n>` (start it again; returns once it is up), n from 1 to `brokers`.
+    public var brokerControl: String?
+    public var brokers = 3
+    /// How long a killed broker stays dead (real cluster), at least.
+    public var brokerDowntime: Duration = .seconds(12)
+    /// Dispatcher instances (each with its own stable instance id).
+    public var dispatchers = 1
     public var workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("logdist-chaos-\(UUID().uuidString.prefix(6))").path
 
     public init() {}
@@ -32,12 +40,16 @@ public struct ChaosReport: Codable, Sendable {
     public var faults: [String: Int]
     public var duplicateBound: Int
     public var delivery: String
+    /// The longest gap between consecutive records of the assigned topic (dispatcher produce time, all partitions):
+    /// how long the pipeline as a whole stopped, at worst.
+    public var longestPauseMs: Int64
     public var passed: Bool
 
     public var text: String {
         """
         chaos: accepted \(accepted)  analysed \(analysed)  lost \(lost)  duplicated \(duplicated) (bound \(duplicateBound), \(delivery))
                kills \(kills.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))  faults \(faults.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+               longest pause in dispatching \(longestPauseMs) ms
         \(passed ? "chaos passed" : "chaos FAILED")
         """
     }
@@ -110,23 +122,31 @@ public struct ChaosRunner: Sendable {
         let properties = kafka.properties.sorted { $0.key < $1.key }.flatMap { ["-X", "\($0.key)=\($0.value)"] }
         let common = ["--bootstrap", bootstrap, "--namespace", topics.namespace, "--log-level", "warning"] + properties
         let ingestPort = options.basePort
+        // With broker kills, a killed broker's un-replicated acks must not count: acks=all is the default, and the
+        // ack timeout covers a leader failover.
+        let ackTimeout = options.brokerControl == nil ? 2000 : 20_000
         var components: [Component] = [
-            Component(name: "ingest", arguments: ["ingest"] + common + ["--port", "\(ingestPort)", "--ack-timeout-ms", "2000"], logPath: "\(dir)/ingest.log"),
-            Component(
-                name: "dispatcher",
-                arguments: ["dispatch"] + common + [
-                    "--port", "\(ingestPort + 1)", "--instance-id", "chaos-1", "--batch-size", "\(options.dispatcherBatchSize)",
-                    "--commit-interval-ms", "50", "--heartbeat-timeout-ms", "1500", "--session-timeout-ms", "6000",
-                ], logPath: "\(dir)/dispatcher.log"),
+            Component(name: "ingest", arguments: ["ingest"] + common + ["--port", "\(ingestPort)", "--ack-timeout-ms", "\(ackTimeout)"], logPath: "\(dir)/ingest.log")
         ]
         for index in 0..<3 {
             components.append(
                 Component(
                     name: "a\(index + 1)",
                     arguments: ["analyse"] + common + [
-                        "--id", "a\(index + 1)", "--partition", "\(index)", "--weight", "\(index + 1)", "--port", "\(ingestPort + 2 + index)",
+                        "--id", "a\(index + 1)", "--partition", "\(index)", "--weight", "\(index + 1)", "--port", "\(ingestPort + 1 + index)",
                         "--heartbeat-interval-ms", "250", "--audit-file", "\(dir)/a\(index + 1).audit",
                     ], logPath: "\(dir)/a\(index + 1).log"))
+        }
+        for index in 0..<max(1, options.dispatchers) {
+            let name = options.dispatchers > 1 ? "dispatcher\(index + 1)" : "dispatcher"
+            components.append(
+                Component(
+                    name: name,
+                    arguments: ["dispatch"] + common + [
+                        "--port", "\(ingestPort + 4 + index)", "--instance-id", "chaos-\(index + 1)",
+                        "--batch-size", "\(options.dispatcherBatchSize)", "--commit-interval-ms", "50",
+                        "--heartbeat-timeout-ms", "1500", "--session-timeout-ms", "6000",
+                    ], logPath: "\(dir)/\(name).log"))
         }
         for component in components { try component.start(binary: binary) }
         defer { for component in components { component.terminate() } }
@@ -146,7 +166,8 @@ public struct ChaosRunner: Sendable {
                 let (totals, _) = try await LoadGenerator(plan: plan, keepIDs: true).run { _, _ in }
                 return totals
             }
-            var nextKill = started.advanced(by: options.killEvery * random.jitter())
+            let killEvery = options.killEvery ?? .seconds(1_000_000)
+            var nextKill = started.advanced(by: killEvery * random.jitter())
             var nextFault = started.advanced(by: options.faultEvery * random.jitter())
             while ContinuousClock.now < end.advanced(by: .seconds(-2)) {
                 try await Task.sleep(for: .milliseconds(100))
@@ -158,7 +179,7 @@ public struct ChaosRunner: Sendable {
                     say("  SIGKILL \(victim.name)")
                     try await Task.sleep(for: .milliseconds(300 + Int(random.next() % 700)))
                     try victim.start(binary: binary)
-                    nextKill = ContinuousClock.now.advanced(by: options.killEvery * random.jitter())
+                    nextKill = ContinuousClock.now.advanced(by: killEvery * random.jitter())
                 }
                 if let broker, now >= nextFault {
                     switch random.next() % 3 {
@@ -179,6 +200,15 @@ public struct ChaosRunner: Sendable {
                         faults["broker-down", default: 0] += 1
                     }
                     nextFault = ContinuousClock.now.advanced(by: options.faultEvery * random.jitter())
+                } else if let control = options.brokerControl, now >= nextFault {
+                    let id = 1 + Int(random.next() % UInt64(max(1, options.brokers)))
+                    try await Self.shell("\(control) kill \(id)")
+                    say("  broker \(id) SIGKILL (\(control) kill \(id))")
+                    faults["broker-kill", default: 0] += 1
+                    try await Task.sleep(for: options.brokerDowntime)
+                    try await Self.shell("\(control) start \(id)")
+                    say("  broker \(id) started again")
+                    nextFault = ContinuousClock.now.advanced(by: options.faultEvery * random.jitter())
                 }
             }
             var totals = LoadTotals()
@@ -193,6 +223,7 @@ public struct ChaosRunner: Sendable {
             try await Task.sleep(for: .seconds(1))
             counts = readAudits(dir)
         } while accepted.contains(where: { counts[$0] == nil }) && ContinuousClock.now < deadline
+        let longestPause = try await longestDispatchGap(kafka: kafka, topic: topics.assigned, partitions: 3)
         let lost = accepted.filter { counts[$0] == nil }.count
         let acceptedSet = Set(accepted)
         let duplicated = counts.filter { acceptedSet.contains($0.key) }.values.reduce(0) { $0 + max(0, $1 - 1) }
@@ -203,8 +234,32 @@ public struct ChaosRunner: Sendable {
         return ChaosReport(
             accepted: accepted.count, analysed: counts.keys.filter { acceptedSet.contains($0) }.count, lost: lost,
             duplicated: duplicated, kills: kills, faults: faults, duplicateBound: bound,
-            delivery: exactlyOnce ? "exactly-once" : "at-least-once",
+            delivery: exactlyOnce ? "exactly-once" : "at-least-once", longestPauseMs: longestPause,
             passed: lost == 0 && duplicated <= bound && !accepted.isEmpty)
+    }
+
+    /// Runs a shell command without blocking a thread of the cooperative pool; a non-zero exit is an error.
+    static func shell(_ command: String) async throws {
+        let status = try await Shell.runDetached(command)
+        guard status == 0 else { throw ValidationFailure("'\(command)' exited with \(status)") }
+    }
+
+    /// The largest gap between consecutive record timestamps of `topic` (read_committed), across its partitions.
+    private func longestDispatchGap(kafka: KafkaConfig, topic: String, partitions: Int32) async throws -> Int64 {
+        var config = KafkaConsumer.Configuration(kafka: kafka, groupID: nil)
+        config.clientName = "chaos-gaps"
+        let consumer = try KafkaConsumer(configuration: config, logger: logger)
+        try consumer.assign((0..<partitions).map { TopicPartitionOffset(topic, $0, KafkaOffset.beginning) })
+        var stamps: [Int64] = []
+        var idle = 0
+        while idle < 10 {
+            let batch = try await consumer.poll(maxMessages: 10_000, timeout: .milliseconds(200))
+            if batch.messages.isEmpty { idle += 1 } else { idle = 0 }
+            stamps += batch.messages.compactMap(\.timestamp)
+        }
+        await consumer.close()
+        stamps.sort()
+        return zip(stamps, stamps.dropFirst()).map { $1 - $0 }.max() ?? 0
     }
 
     private func waitForIngest(port: Int) async throws {

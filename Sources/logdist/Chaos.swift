@@ -23,6 +23,13 @@ struct Chaos: AsyncParsableCommand {
     var bootstrap: String?
     @Option(name: .customShort("X"), help: ArgumentHelp("librdkafka property for the real cluster, repeatable.", valueName: "key=value"))
     var properties: [String] = []
+    @Option(help: "With --bootstrap: the command that kills and restarts brokers, run as '<command> kill <n>' and '<command> start <n>' (n from 1 to --brokers; start returns once the broker is up). logdist does not own your brokers (env LOGDIST_CHAOS_BROKER_CONTROL).")
+    var brokerControl: String?
+    @Option(help: "Brokers the broker control knows, numbered from 1 (default 3).") var brokers = 3
+    @Option(help: "Seconds a killed broker stays dead (default 12).") var brokerDowntime = 12
+    @Option(help: "Mean seconds between broker faults (default 5).") var faultEvery: Int?
+    @Option(help: "Mean seconds between SIGKILLs of logdist's processes; 0: none, to measure broker faults alone (default 4).") var killEvery: Int?
+    @Option(help: "Dispatcher instances (default 1).") var dispatchers = 1
 
     func run() async throws {
         var logger = Logger(label: "logdist.chaos")
@@ -35,7 +42,16 @@ struct Chaos: AsyncParsableCommand {
         if let servers = bootstrap ?? env("LOGDIST_BOOTSTRAP") {
             options.kafka = KafkaConfig(bootstrapServers: servers, properties: try KafkaConfig.parseProperties(properties))
         }
-        print("seed \(options.seed)")
+        options.brokerControl = brokerControl ?? env("LOGDIST_CHAOS_BROKER_CONTROL")
+        if options.brokerControl != nil, options.kafka == nil {
+            throw ValidationError("--broker-control needs --bootstrap: the embedded broker's faults are built in")
+        }
+        options.brokers = brokers
+        options.brokerDowntime = .seconds(brokerDowntime)
+        if let faultEvery { options.faultEvery = .seconds(faultEvery) }
+        if let killEvery { options.killEvery = killEvery > 0 ? .seconds(killEvery) : nil }
+        options.dispatchers = dispatchers
+        print("seed \(options.seed)  (replay with --seed \(options.seed))")
         let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let report = try await ChaosRunner(options: options, binary: binary, logger: logger).run { line in
             print(line)

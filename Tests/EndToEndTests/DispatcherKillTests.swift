@@ -21,6 +21,9 @@ struct DispatcherKillTests {
             var dispatcher = try ChildProcess(dispatcherArguments, name: "dispatcher-1")
             let feeder = try KafkaProducer(configuration: cluster.producerConfig("kill-feeder"), logger: cluster.logger)
             var ids: [String] = []
+            var resumed: Duration?
+            var analysedAtKill = 0
+            var restarted = ContinuousClock.now
             for round in 0..<20 {
                 let chunk = (0..<500).map { "k\(round)-\($0)" }
                 ids += chunk
@@ -34,7 +37,17 @@ struct DispatcherKillTests {
                     // Mid-stream: make sure it is routing, then kill it without any chance to commit.
                     _ = await eventually(timeout: .seconds(30)) { analysers.contains { !$0.analysedIDs().isEmpty } }
                     dispatcher.kill()
+                    analysedAtKill = analysers.reduce(0) { $0 + $1.analysedIDs().count }
+                    restarted = ContinuousClock.now
                     dispatcher = try ChildProcess(dispatcherArguments, name: "dispatcher-2")
+                }
+                if round == 9 {
+                    // Static membership (same --instance-id): the restarted instance takes its partitions back
+                    // without waiting out the dead member's session (6 s here).
+                    let (before, since) = (analysedAtKill, restarted)
+                    resumed = await eventually(timeout: .seconds(60), every: .milliseconds(50)) {
+                        analysers.reduce(0) { $0 + $1.analysedIDs().count } >= before + 500
+                    } ? ContinuousClock.now - since : nil
                 }
             }
             await feeder.close(timeout: .seconds(5))
@@ -48,7 +61,10 @@ struct DispatcherKillTests {
             let lost = ids.filter { counts[$0] == nil }.count
             // Counted across analysers: a re-dispatched packet may land on another analyser than the first time.
             let duplicated = counts.values.reduce(0) { $0 + max(0, $1 - 1) }
-            print("kill test: accepted \(ids.count), analysed \(counts.count), lost \(lost), duplicated \(duplicated)")
+            print(
+                "kill test: accepted \(ids.count), analysed \(counts.count), lost \(lost), duplicated \(duplicated), "
+                    + "restarted dispatcher routing again after \(resumed.map { "\($0)" } ?? "never")")
+            #expect(resumed != nil)
             #expect(complete, "\(dispatcher.output)")
             #expect(lost == 0)
             if cluster.isReal {

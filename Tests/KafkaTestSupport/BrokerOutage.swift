@@ -33,15 +33,10 @@ public struct BrokerOutage: Sendable {
 
     /// Runs `<command> <verb>` through the shell and waits for it; a non-zero exit is an error naming the command.
     static func run(_ command: String, _ verb: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "\(command) \(verb)"]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let status = try Shell.run("\(command) \(verb)")
+        guard status == 0 else {
             throw KafkaError(
-                kind: .configuration,
-                message: "LOGDIST_TEST_BROKER_CONTROL '\(command) \(verb)' exited with \(process.terminationStatus)")
+                kind: .configuration, message: "LOGDIST_TEST_BROKER_CONTROL '\(command) \(verb)' exited with \(status)")
         }
     }
 }
