@@ -85,7 +85,7 @@ public struct ChaosRunner: Sendable {
             let process = Process()
             process.executableURL = binary
             process.arguments = arguments
-            if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+            if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
             try handle.seekToEnd()
             process.standardOutput = handle

@@ -120,7 +120,7 @@ public struct LoadGenerator: Sendable {
             idPrefix: "\(plan.runID)-\(worker)-", packets: plan.batch, messagesPerPacket: plan.messagesPerPacket,
             levels: plan.levels, slot: worker)
         while due < end {
-            if let interval {
+            if interval != nil {
                 if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
             } else {
                 due = ContinuousClock.now

@@ -12,7 +12,9 @@ struct BrokerFailureTests {
         guard let broker = cluster.outage(for: "broker outage") else { return }
         let topic = try await cluster.createTopic("outage", partitions: 1)
         var config = cluster.producerConfig()
-        config.deliveryTimeout = .seconds(20)
+        // Longer than the outage: 2 s here, plus the restart of a real cluster's brokers (three KRaft nodes: up to
+        // ~20 s before they lead partitions again).
+        config.deliveryTimeout = cluster.isReal ? .seconds(90) : .seconds(20)
         let producer = try KafkaProducer(configuration: config, logger: cluster.logger)
         _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: Array("before".utf8)))
 

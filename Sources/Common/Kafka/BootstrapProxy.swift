@@ -83,13 +83,16 @@ final class RelayHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     private func write(_ buffer: ByteBuffer) {
         guard let context else { return }
+        // The partner runs on another event loop: the context is touched on its own loop only.
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.eventLoop.execute {
-            context.writeAndFlush(NIOAny(buffer), promise: nil)
+            bound.value.writeAndFlush(NIOAny(buffer), promise: nil)
         }
     }
 
     private func close() {
         guard let context else { return }
-        context.eventLoop.execute { context.close(promise: nil) }
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.execute { bound.value.close(promise: nil) }
     }
 }
