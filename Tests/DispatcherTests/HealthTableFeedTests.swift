@@ -9,12 +9,16 @@ private func beat(_ id: String, partition: Int32, at sentAt: Int64) -> Heartbeat
     Heartbeat(id: id, partition: partition, weight: 1, state: .up, sentAt: sentAt, committedOffset: 0)
 }
 
-/// Three analysers heartbeating every 500 ms, and this dispatcher's probe coming back every 500 ms, up to `until`.
-private func steady(_ table: inout HealthTable, from start: Int64, until end: Int64, probes: Bool = true) {
+/// Analysers `ids` (a1 on partition 0, a2 on 1, …) heartbeating every 500 ms, and this dispatcher's probe coming
+/// back every 500 ms, from `start` up to `end`.
+private func steady(
+    _ table: inout HealthTable, ids: [String] = ["a1", "a2", "a3"], from start: Int64, until end: Int64,
+    probes: Bool = true
+) {
     var now = start
     while now <= end {
-        for (index, id) in ["a1", "a2", "a3"].enumerated() {
-            _ = table.apply(beat(id, partition: Int32(index), at: now), observedAtMs: now)
+        for id in ids {
+            _ = table.apply(beat(id, partition: Int32(id.dropFirst())! - 1, at: now), observedAtMs: now)
         }
         if probes { table.feedConfirmed(observedAtMs: now) }
         now += 500
@@ -55,9 +59,7 @@ struct HealthTableFeedTests {
         table.feedConfirmed(observedAtMs: back)
         #expect(table.healthyMembers(nowMs: back).count == 3, "probe back before the heartbeats: still healthy")
         #expect(table.healthyMembers(nowMs: back + 1_000).count == 3)
-        for id in ["a1", "a2", "a3"] {
-            _ = table.apply(beat(id, partition: id == "a1" ? 0 : id == "a2" ? 1 : 2, at: back + 1_200), observedAtMs: back + 1_200)
-        }
+        steady(&table, from: back + 1_200, until: back + 1_200, probes: false)
         steady(&table, from: back + 1_500, until: back + 5_000)
         #expect(table.evaluate(nowMs: back + 5_000).allSatisfy { if case .healthChanged(_, let healthy, _) = $0 { healthy } else { true } })
         #expect(table.healthyMembers(nowMs: back + 5_000).count == 3)
@@ -68,13 +70,7 @@ struct HealthTableFeedTests {
     func deadAnalyserWhileFeedCurrent() {
         var table = HealthTable(policy: HealthPolicy())
         steady(&table, from: t0, until: t0 + 2_000)
-        var now = t0 + 2_500
-        while now <= t0 + 6_000 {
-            _ = table.apply(beat("a1", partition: 0, at: now), observedAtMs: now)
-            _ = table.apply(beat("a2", partition: 1, at: now), observedAtMs: now)
-            table.feedConfirmed(observedAtMs: now)
-            now += 500
-        }
+        steady(&table, ids: ["a1", "a2"], from: t0 + 2_500, until: t0 + 6_000)
         #expect(table.healthyMembers(nowMs: t0 + 6_000).map(\.id) == ["a1", "a2"])
         #expect(table.snapshot(nowMs: t0 + 6_000).first { $0.id == "a3" }?.reason == .stale)
     }
@@ -83,11 +79,7 @@ struct HealthTableFeedTests {
     func allFailedFeedCurrent() {
         var table = HealthTable(policy: HealthPolicy())
         steady(&table, from: t0, until: t0 + 2_000)
-        var now = t0 + 2_500
-        while now <= t0 + 5_000 {
-            table.feedConfirmed(observedAtMs: now)
-            now += 500
-        }
+        steady(&table, ids: [], from: t0 + 2_500, until: t0 + 5_000)
         #expect(table.healthyMembers(nowMs: t0 + 5_000).isEmpty)
     }
 
@@ -96,13 +88,7 @@ struct HealthTableFeedTests {
         var table = HealthTable(policy: HealthPolicy())
         steady(&table, from: t0, until: t0 + 1_000)
         // a3 stops at t0 + 1 000; a1, a2 and probes go on until t0 + 5 000, then the feed goes blind.
-        var now = t0 + 1_500
-        while now <= t0 + 5_000 {
-            _ = table.apply(beat("a1", partition: 0, at: now), observedAtMs: now)
-            _ = table.apply(beat("a2", partition: 1, at: now), observedAtMs: now)
-            table.feedConfirmed(observedAtMs: now)
-            now += 500
-        }
+        steady(&table, ids: ["a1", "a2"], from: t0 + 1_500, until: t0 + 5_000)
         for later in [Int64(6_000), 9_000, 15_000] {
             #expect(table.healthyMembers(nowMs: t0 + later).map(\.id) == ["a1", "a2"], "at +\(later) ms")
         }
