@@ -39,8 +39,11 @@ public struct DispatcherConfig: Sendable {
     public var endOffsetInterval: Duration = .milliseconds(500)
     /// The group session timeout: how soon a dead instance's partitions move to the others.
     public var sessionTimeout: Duration = .seconds(10)
-    /// Forwarded to analysers' admin endpoints by the dashboard.
+    /// Required by the dashboard's fail/begin actions (checked here), and sent to the analysers' admin endpoints.
     public var adminToken: BearerToken?
+    /// Where the dispatcher reaches each analyser's admin endpoints: given by the operator, never learned from
+    /// heartbeats (anyone who can write to the heartbeats topic could otherwise collect the admin token).
+    public var analyserURLs: [String: String] = [:]
     /// How the topics are created if the dispatcher is the first service on an empty cluster.
     public var layout = TopicLayout()
 

@@ -103,22 +103,29 @@ public final class DispatcherService: Sendable {
         }
     }
 
-    /// The dashboard's fail/begin buttons: forwards to the analyser's admin endpoint with the caller's token,
-    /// so the analyser stays the one that decides.
-    func forwardAdmin(id: String, action: String, authorization: String?) async throws -> Response {
+    /// The dashboard's fail/begin buttons: the dispatcher checks the admin token itself, then calls the analyser's
+    /// admin endpoint at the address the operator configured for it (`--analyser-url`), never at one advertised in
+    /// a heartbeat: a record on the heartbeats topic must not be able to collect the token.
+    func forwardAdmin(id: String, action: String, request incoming: Request) async throws -> Response {
         guard action == "fail" || action == "begin" else {
             throw APIError(status: .notFound, error: "not_found", field: "action", detail: "use /v1/analysers/{id}/fail or /begin")
         }
-        guard let authorization else { throw APIError.unauthorized() }
-        let url = runtime.withLock { r in r.table.snapshot(nowMs: epochMilliseconds()).first { $0.id == id }?.url }
-        guard let url else {
+        guard let token = config.adminToken else {
+            throw APIError(
+                status: .unauthorized, error: "unauthorized",
+                detail: "admin actions are disabled: start the dispatcher with --admin-token or LOGDIST_ADMIN_TOKEN",
+                headers: [.wwwAuthenticate: "Bearer"])
+        }
+        guard token.authorizes(incoming) else { throw APIError.unauthorized() }
+        guard let url = config.analyserURLs[id] else {
             throw APIError(
                 status: .notFound, error: "unknown_analyser", field: "id",
-                detail: "no analyser \(id) with an advertised URL in the live table")
+                detail: "no admin address configured for analyser \(id): start the dispatcher with --analyser-url \(id)=http://host:port "
+                    + "(addresses advertised in heartbeats are never sent the admin token)")
         }
         var request = HTTPClientRequest(url: "\(url)/internal/simulate/\(action)")
         request.method = .POST
-        request.headers.add(name: "Authorization", value: authorization)
+        request.headers.add(name: "Authorization", value: "Bearer \(token.revealed)")
         do {
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
             let body = try await response.body.collect(upTo: 64 * 1024)
@@ -178,7 +185,7 @@ public final class DispatcherService: Sendable {
         router.post("/v1/analysers/{id}/{action}") { [self] request, context -> Response in
             let id = try context.parameters.require("id")
             let action = try context.parameters.require("action")
-            return try await forwardAdmin(id: id, action: action, authorization: request.headers[.authorization])
+            return try await forwardAdmin(id: id, action: action, request: request)
         }
         return router
     }

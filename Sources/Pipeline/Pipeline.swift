@@ -90,6 +90,9 @@ public final class Pipeline: Sendable {
         dispatcherConfig.policy = HealthPolicy(heartbeatTimeout: config.heartbeatTimeout, maxLag: config.maxLag)
         dispatcherConfig.delivery = config.delivery
         dispatcherConfig.adminToken = config.adminToken
+        for (index, spec) in config.analysers.enumerated() where config.analyserBasePort != 0 {
+            dispatcherConfig.analyserURLs[spec.id] = "http://\(config.host):\(config.analyserBasePort + index)"
+        }
         dispatcherConfig.commitInterval = config.commitInterval
         dispatcher = try DispatcherService(config: dispatcherConfig, logger: logger.labelled("dispatcher"), embedded: broker)
 

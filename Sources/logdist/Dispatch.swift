@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Common
 import Dispatcher
 
@@ -30,7 +31,9 @@ struct Dispatch: AsyncParsableCommand {
     var instanceId: String?
     @Option(help: "Group session timeout in milliseconds: how soon a dead instance's partitions move (env LOGDIST_SESSION_TIMEOUT_MS; default 10000).")
     var sessionTimeoutMs: Int?
-    @Option(help: "Admin token the dashboard uses for analysers' fail/begin (env LOGDIST_ADMIN_TOKEN).") var adminToken: String?
+    @Option(help: "Admin token the dashboard's fail/begin actions require; the dispatcher checks it and sends it to the analyser (env LOGDIST_ADMIN_TOKEN).") var adminToken: String?
+    @Option(help: ArgumentHelp("Where the dispatcher reaches an analyser's admin endpoints, id=url, repeatable (env LOGDIST_ANALYSER_URLS, comma-separated). Addresses advertised in heartbeats are shown, never sent the admin token.", valueName: "id=url"))
+    var analyserUrl: [String] = []
 
     func run() async throws {
         let logger = try log.bootstrap(label: "logdist.dispatcher")
@@ -59,6 +62,16 @@ struct Dispatch: AsyncParsableCommand {
         config.batchSize = size
         config.sessionTimeout = .milliseconds(try setting(sessionTimeoutMs, "LOGDIST_SESSION_TIMEOUT_MS", default: 10_000))
         config.adminToken = try BearerToken.option(value: adminToken, file: nil, env: "LOGDIST_ADMIN_TOKEN")
+        let urls = analyserUrl + (env("LOGDIST_ANALYSER_URLS").map { $0.split(separator: ",").map(String.init) } ?? [])
+        for entry in urls {
+            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex,
+                let url = URL(string: String(entry[entry.index(after: equals)...])), let scheme = url.scheme,
+                scheme == "http" || scheme == "https", url.host != nil
+            else {
+                throw ValidationError("--analyser-url \(entry): use id=http://host:port")
+            }
+            config.analyserURLs[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+        }
         try await DispatcherService(config: config, logger: logger).run()
     }
 }

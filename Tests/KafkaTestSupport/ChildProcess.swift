@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The built `logdist` binary, beside the test bundle (or `LOGDIST_BINARY`).
 public enum LogdistBinary {
@@ -28,7 +29,7 @@ public final class ChildProcess: @unchecked Sendable {
             throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "logdist binary not built (swift build)"])
         }
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("logdist-\(name)-\(UUID().uuidString.prefix(6)).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logURL)
         process.executableURL = binary
         process.arguments = arguments
@@ -78,4 +79,45 @@ public func freeLoopbackPort() -> Int {
     }
     precondition(bound, "cannot bind a loopback port")
     return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A loopback TCP listener that only counts the connections made to it: a stand-in for an attacker's server.
+public final class ConnectionCounter: Sendable {
+    public let port: Int
+    private let fd: Int32
+    private let accepted = Mutex<Int>(0)
+
+    public init() {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let fd = fd
+        let ok = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        precondition(ok, "cannot listen on loopback")
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let thread = Thread { [self] in
+            while true {
+                let client = accept(fd, nil, nil)
+                if client < 0 { return }
+                accepted.withLock { $0 += 1 }
+                close(client)
+            }
+        }
+        thread.start()
+    }
+
+    /// Connections accepted so far.
+    public var count: Int { accepted.withLock { $0 } }
+
+    /// Stops listening (the accept loop ends).
+    public func stop() {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
 }
