@@ -127,14 +127,26 @@ public final class Pipeline: Sendable {
         try await prepare()
         let group = ServiceGroup(
             configuration: .init(services: services() + extraServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
+        // The service group ending — a shutdown, or an error such as a taken port — ends the wait for readiness too.
+        try await withThrowingTaskGroup(of: Bool.self) { tasks in
             tasks.addTask {
-                await self.waitUntilListening()
-                await onReady()
+                try await group.run()
+                return true
             }
-            try await tasks.waitForAll()
+            tasks.addTask {
+                while !self.isListening { try await Task.sleep(for: .milliseconds(20)) }
+                await onReady()
+                return false
+            }
+            while let groupEnded = try await tasks.next() {
+                if groupEnded { tasks.cancelAll() }
+            }
         }
+    }
+
+    /// Whether every server of the pipeline is listening.
+    var isListening: Bool {
+        ([ingest.boundPort, dispatcher.boundPort] + analysers.map(\.boundPort)).allSatisfy { $0.current != nil }
     }
 
     public func waitUntilListening() async {

@@ -2,6 +2,10 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
 import Prometheus
 import Synchronization
 
@@ -31,15 +35,40 @@ public struct HTTPSettings: Sendable {
     }
 
     /// The HTTP server of a service: reports its port to `boundPort` and logs where it listens.
+    /// The HTTP server as a service; a port that is taken ends it with an error naming the address.
     public func application<Responder: HTTPResponder>(
         router: Responder, service: String, boundPort: BoundPort, logger: Logger
-    ) -> Application<Responder> where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
-        Application(
+    ) -> any Service where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
+        let app = Application(
             responder: router, server: serverBuilder, configuration: applicationConfiguration,
             onServerRunning: { channel in
                 boundPort.set(from: channel)
                 logger.info("\(service) listening", metadata: [LogKeys.address: "\(channel.localAddress?.description ?? "?")"])
             }, logger: logger)
+        return ListeningService(app: app, service: service, host: host, port: port)
+    }
+}
+
+/// A server that could not listen: the address and what to do.
+public struct ListenError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Runs an HTTP application; turns "address in use" into an error that names the address and the way out.
+struct ListeningService<App: Service>: Service {
+    let app: App
+    let service: String
+    let host: String
+    let port: Int
+
+    func run() async throws {
+        do {
+            try await app.run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw ListenError(
+                description: "\(service) cannot listen on \(host):\(port): the port is taken by another process; "
+                    + "stop it or choose another port (--port)")
+        }
     }
 }
 
