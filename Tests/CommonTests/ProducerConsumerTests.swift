@@ -178,3 +178,30 @@ final class EventLog: Sendable {
 }
 
 import Synchronization
+
+@Suite("Producer lifecycle", .timeLimit(.minutes(1)))
+struct ProducerLifecycleTests {
+    @Test("every send path fails with .closed after close(), at once, instead of hanging")
+    func sendAfterClose() async throws {
+        let cluster = try TestCluster(label: "closed")
+        let topic = try await cluster.createTopic("closed", partitions: 1)
+        let producer = try KafkaProducer(configuration: cluster.producerConfig(), logger: cluster.logger)
+        _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [1]))
+        await producer.close(timeout: .seconds(5))
+        let started = ContinuousClock.now
+        do {
+            _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [2]))
+            Issue.record("a send after close succeeded")
+        } catch let error as KafkaError {
+            #expect(error.kind == .closed)
+        }
+        let batch = await producer.sendBatch([OutgoingMessage(topic: topic, partition: 0, value: [3])])
+        #expect(batch.count == 1)
+        if case .failure(let error) = batch[0] { #expect(error.kind == .closed) } else { Issue.record("batch send succeeded") }
+        let slices = await producer.sendSlices(
+            topic: topic, values: [4], keys: [5], slices: [.init(value: 0..<1, key: 0..<1)], header: KafkaHeader("h", string: "v"))
+        #expect(slices.failed == 1)
+        #expect(slices.firstError?.kind == .closed)
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+}

@@ -62,6 +62,8 @@ public final class KafkaProducer: Sendable {
     private let executor: BlockingExecutor
     private let topicHandles = Mutex<[String: TopicHandle]>([:])
     private let poller: EventPoller
+    /// Set when `close` begins: sends from then on fail with `.closed` instead of waiting for a poller that stops.
+    private let closing = Mutex<KafkaError?>(nil)
 
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
@@ -92,15 +94,18 @@ public final class KafkaProducer: Sendable {
     /// The fatal error that ended this producer, if any (for example a fenced transactional id).
     public var fatalError: KafkaError? { client.fatalError }
 
+    /// Why no send can succeed any more: the producer was closed (`.closed`), or failed fatally.
+    var unusable: KafkaError? { core.closedError ?? closing.withLock { $0 } ?? client.fatalError }
+
     /// The last broker-connection error librdkafka reported, if any.
     public var lastError: KafkaError? { client.context.lastError.withLock { $0 } }
 
     /// Produces one message and suspends until the broker acknowledged it.
     public func send(_ message: OutgoingMessage) async throws -> DeliveryReport {
-        if let fatal = client.fatalError { throw fatal }
+        if let unusable { throw unusable }
         let rkt = topicHandle(message.topic)
         return try await withCheckedThrowingContinuation { continuation in
-            let id = core.registerSingle(continuation)
+            guard let id = core.registerSingle(continuation) else { return }
             let err = enqueue(message, rkt: rkt, opaque: OpaqueID.single(id))
             if err != RD_KAFKA_RESP_ERR_NO_ERROR {
                 core.failSingle(id, KafkaError(code: err, context: "enqueue to \(message.topic)"))
@@ -115,7 +120,7 @@ public final class KafkaProducer: Sendable {
     public func sendBatch(_ messages: [OutgoingMessage]) async -> [Result<DeliveryReport, KafkaError>] {
         guard !messages.isEmpty else { return [] }
         precondition(messages.count < OpaqueID.maxBatchSize, "batch of \(messages.count) exceeds \(OpaqueID.maxBatchSize)")
-        if let fatal = client.fatalError { return Array(repeating: .failure(fatal), count: messages.count) }
+        if let unusable { return Array(repeating: .failure(unusable), count: messages.count) }
         let batchID = core.registerBatch(count: messages.count)
         var handles: [String: OpaquePointer] = [:]
         var deadline: ContinuousClock.Instant?
@@ -169,7 +174,7 @@ public final class KafkaProducer: Sendable {
         let total = chunks.reduce(0) { $0 + $1.count }
         guard total > 0 else { return }
         precondition(chunks.allSatisfy { $0.count < OpaqueID.maxBatchSize }, "chunk exceeds \(OpaqueID.maxBatchSize)")
-        if let fatal = client.fatalError { throw fatal }
+        if let unusable { throw unusable }
         let batchID = core.registerCounted(count: total)
         let rkt = topicHandle(routes.topic)
         let base = OpaqueID.batch(batchID, index: 0)
@@ -218,7 +223,7 @@ public final class KafkaProducer: Sendable {
         guard !slices.isEmpty else { return CountedOutcome() }
         precondition(slices.count < OpaqueID.maxBatchSize, "batch of \(slices.count) exceeds \(OpaqueID.maxBatchSize)")
         precondition(slices.allSatisfy { $0.value.upperBound <= values.count && $0.key.upperBound <= keys.count }, "slice out of bounds")
-        if let fatal = client.fatalError { return CountedOutcome(failed: slices.count, firstError: fatal) }
+        if let unusable { return CountedOutcome(failed: slices.count, firstError: unusable) }
         let batchID = core.registerCounted(count: slices.count)
         let rkt = topicHandle(topic)
         let base = OpaqueID.batch(batchID, index: 0)
@@ -331,8 +336,10 @@ public final class KafkaProducer: Sendable {
         return max(queueDepth, core.pendingCount)
     }
 
-    /// Flushes for up to `timeout`, then fails whatever is left (purged) so no caller waits forever.
+    /// Flushes for up to `timeout`, then fails whatever is left (purged) so no caller waits forever. Sends from then
+    /// on fail at once with `.closed`.
     public func close(timeout: Duration) async {
+        closing.withLock { $0 = KafkaError.closed("producer") }
         let left = await flush(timeout: timeout)
         if left > 0 {
             client.logger.warning(

@@ -29,6 +29,8 @@ final class ProducerCore: Sendable {
         var batches: [UInt64: Batch] = [:]
         var counted: [UInt64: Counted] = [:]
         var pendingMessages = 0
+        /// Set by `failAll` (the producer closed): nothing may register any more, or it would wait forever.
+        var closed: KafkaError?
     }
 
     private enum Wakeup {
@@ -41,8 +43,14 @@ final class ProducerCore: Sendable {
 
     var pendingCount: Int { state.withLock { $0.pendingMessages } }
 
-    func registerSingle(_ continuation: CheckedContinuation<DeliveryReport, any Error>) -> UInt64 {
-        state.withLock { state in
+    /// Registers a send; nil (and the continuation resumed with the error) once the producer has closed.
+    func registerSingle(_ continuation: CheckedContinuation<DeliveryReport, any Error>) -> UInt64? {
+        let refused: KafkaError? = state.withLock { $0.closed }
+        if let refused {
+            continuation.resume(throwing: refused)
+            return nil
+        }
+        return state.withLock { state in
             let id = state.nextID
             state.nextID += 1
             state.singles[id] = continuation
@@ -54,6 +62,9 @@ final class ProducerCore: Sendable {
     func failSingle(_ id: UInt64, _ error: KafkaError) {
         resolve([(OpaqueID.single(id), .failure(error))])
     }
+
+    /// The error every send gets once the producer has closed, else nil.
+    var closedError: KafkaError? { state.withLock { $0.closed } }
 
     func registerBatch(count: Int) -> UInt64 {
         state.withLock { state in
@@ -178,6 +189,7 @@ final class ProducerCore: Sendable {
     /// Fails every pending send; used when the producer closes.
     func failAll(_ error: KafkaError) {
         let wakeups: [Wakeup] = state.withLock { state in
+            state.closed = state.closed ?? error
             var wakeups: [Wakeup] = state.singles.values.map { .single($0, .failure(error)) }
             for (_, batch) in state.batches {
                 guard let continuation = batch.continuation else { continue }
