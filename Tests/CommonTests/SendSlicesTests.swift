@@ -97,7 +97,7 @@ struct SendSlicesTests {
         #expect(Set(order).count == 4)
     }
 
-    @Test("sendSlices with a full local queue: the records that could not be enqueued are counted as failed")
+    @Test("sendSlices with a full local queue: the records that could not be enqueued are counted as failed", .enabled(if: TestNeeds.brokerOutage, "a broker outage on a real cluster needs LOGDIST_TEST_BROKER_CONTROL"))
     func slicesCountQueueFull() async throws {
         let cluster = try TestCluster(label: "slicesfull")
         guard let broker = cluster.outage(for: "filling the queue") else { return }

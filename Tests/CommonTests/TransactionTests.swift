@@ -68,7 +68,7 @@ struct TransactionTests {
         await consumer.close()
     }
 
-    @Test("a failed produce inside a transaction makes commit fail as abortable; abort recovers")
+    @Test("a failed produce inside a transaction makes commit fail as abortable; abort recovers", .enabled(if: TestNeeds.embeddedBroker, "error injection needs the embedded broker"))
     func abortableError() async throws {
         let cluster = try TestCluster(label: "txn-abortable")
         guard let broker = cluster.embeddedBroker(for: "error injection") else { return }

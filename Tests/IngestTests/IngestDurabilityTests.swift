@@ -10,7 +10,7 @@ import Testing
 
 @Suite("Ingest durability", .timeLimit(.minutes(3)))
 struct IngestDurabilityTests {
-    @Test("broker down → 503 with Retry-After within the deadline; 202 again after recovery; every 202 is in Kafka")
+    @Test("broker down → 503 with Retry-After within the deadline; 202 again after recovery; every 202 is in Kafka", .enabled(if: TestNeeds.brokerOutage, "a broker outage on a real cluster needs LOGDIST_TEST_BROKER_CONTROL"))
     func brokerDown() async throws {
         let harness = try await IngestHarness(label: "ingest-down", ackTimeout: .seconds(2))
         guard let broker = harness.cluster.outage(for: "taking the broker down") else { return }

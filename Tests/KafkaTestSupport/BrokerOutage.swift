@@ -51,3 +51,13 @@ extension TestCluster {
         return nil
     }
 }
+
+/// Conditions for `.enabled(if:_:)`, so a run's summary counts the tests it skipped, with the reason.
+public enum TestNeeds {
+    /// The embedded broker (`LOGDIST_TEST_BOOTSTRAP` unset): its fault injection or its 5 MiB partition limit.
+    public static var embeddedBroker: Bool { TestCluster.externalBootstrap == nil }
+    /// A real cluster (`LOGDIST_TEST_BOOTSTRAP` set).
+    public static var realCluster: Bool { TestCluster.externalBootstrap != nil }
+    /// A cluster the test may take down: the embedded broker, or a real one with `LOGDIST_TEST_BROKER_CONTROL`.
+    public static var brokerOutage: Bool { embeddedBroker || BrokerOutage.controlCommand != nil }
+}

@@ -121,3 +121,26 @@ public final class ConnectionCounter: Sendable {
         close(fd)
     }
 }
+
+/// The first of `count` consecutive loopback ports that were all free a moment ago (for a set of child processes
+/// whose ports are numbered from a base, like `logdist chaos`).
+public func freeLoopbackPortBlock(count: Int) -> Int {
+    var random = SystemRandomNumberGenerator()
+    for _ in 0..<200 {
+        let base = Int.random(in: 20_000...(60_000 - count), using: &random)
+        if (base..<(base + count)).allSatisfy(isFreeLoopbackPort) { return base }
+    }
+    preconditionFailure("no block of \(count) free loopback ports found")
+}
+
+private func isFreeLoopbackPort(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+}
