@@ -5,7 +5,8 @@ import Common
 /// Exactly-once: begin → produce → send offsets → commit, one Kafka transaction; at-least-once: produce → commit the
 /// input offsets. The rules, from librdkafka's transactional API (`rd_kafka_error_is_retriable`,
 /// `rd_kafka_error_txn_requires_abort`, `rd_kafka_error_is_fatal`):
-/// - a retriable error: call the same step again (bounded, then treat the batch as failed);
+/// - a retriable error: call the same step again (bounded, then treat the batch as failed) — except a produce, whose
+///   records may be partly delivered: the transaction is aborted and the batch redone;
 /// - an abortable error, or a produce that failed: abort the transaction, then redo the batch from its first offsets;
 /// - a fatal error (fenced by a newer instance with the same transactional id, or a broken idempotent producer):
 ///   give up; the service ends and says why;
@@ -94,7 +95,8 @@ public struct CommitDecider: Sendable {
             case .abort: return .redo
             }
         }
-        if outcome == .retriable, let retry = retry(step) { return retry }
+        // A produce is never retried inside the transaction: records delivered before the failure would be sent twice.
+        if outcome == .retriable, step != .produce, let retry = retry(step) { return retry }
         switch step {
         case .abort:
             // An abort that keeps failing leaves a transaction open that no new one can follow; a non-retriable,

@@ -47,7 +47,8 @@ struct CommitDeciderTests {
     }
 
     @Test("abortable or failed at any step: abort, then redo", arguments: [
-        (CommitDecider.Step.produce, CommitDecider.Outcome.failed), (.produce, .abortable), (.sendOffsets, .abortable),
+        (CommitDecider.Step.produce, CommitDecider.Outcome.failed), (.produce, .abortable), (.produce, .retriable),
+        (.sendOffsets, .abortable),
         (.sendOffsets, .failed), (.commit, .abortable), (.commit, .failed), (.begin, .failed),
     ])
     func abortThenRedo(step: CommitDecider.Step, outcome: CommitDecider.Outcome) {
@@ -64,6 +65,13 @@ struct CommitDeciderTests {
         let run = play(.exactlyOnce, [step: [.fatal]])
         #expect(run.steps.last == step)
         #expect(run.end == .giveUp)
+    }
+
+    @Test("a produce is never retried inside its transaction (records before the failure would be duplicated)")
+    func produceNotRetried() {
+        let run = play(.exactlyOnce, [.produce: [.retriable]])
+        #expect(run.steps == [.begin, .produce, .abort])
+        #expect(run.end == .redo)
     }
 
     @Test("a sendOffsets refused for a stale generation (rebalance before the commit) aborts and redoes")
