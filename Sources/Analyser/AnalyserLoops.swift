@@ -37,11 +37,9 @@ struct AnalyserLoops: Service {
         let waiting: @Sendable (String?) -> Void = { reason in service.state.withLock { $0.waitingFor = reason } }
         var layout = service.config.layout
         layout.analyserSlots = max(layout.analyserSlots, Int(tp.partition) + 1)
-        try await TopicProvisioner.ensureWaiting(
+        let counts = try await TopicProvisioner.ensureWaiting(
             service.config.topics.specs(layout), admin: service.admin, embedded: nil, logger: logger, waiting: waiting)
-        let slots = try await KafkaRetry.run("partitions of \(tp.topic)", logger: logger, waiting: waiting) {
-            try await TopicProvisioner.requirePartitions(tp.topic, admin: service.admin)
-        }
+        let slots = counts[tp.topic] ?? 0
         guard tp.partition >= 0, Int(tp.partition) < slots else {
             throw KafkaError(
                 kind: .invalidArgument,

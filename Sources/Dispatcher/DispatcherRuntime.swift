@@ -6,8 +6,6 @@ struct DispatcherRuntime: Sendable {
     var dispatched: [String: Int64] = [:]
     var recent = RecentCounts(seconds: 10)
     var paused = false
-    /// Whether the heartbeats feed was last reported blind.
-    var feedBlind = false
     var mode: DeliveryMode = .atLeastOnce
     var inputPartitions: [Int32] = []
     /// Partitions of the assigned topic; an analyser claiming one beyond it gets nothing.

@@ -47,14 +47,14 @@ public final class DispatcherService: Sendable {
                 try await admin.isEmbeddedBroker()
             }
         }
-        try await TopicProvisioner.ensureWaiting(
+        let counts = try await TopicProvisioner.ensureWaiting(
             config.topics.specs(config.layout), admin: admin, embedded: embedded, logger: logger, waiting: waiting)
         var mode = config.delivery ?? (isEmbedded ? .atLeastOnce : .exactlyOnce)
         if isEmbedded, config.delivery == .exactlyOnce {
             logger.warning("exactly-once requested on the embedded broker, which does not honour transactions: running at-least-once")
             mode = .atLeastOnce
         }
-        let slots = try await TopicProvisioner.requirePartitions(config.topics.assigned, admin: admin)
+        let slots = counts[config.topics.assigned] ?? 0
         runtime.withLock { $0.mode = mode }
         resolvedMode.withLock { $0 = mode }
         startup.withLock { $0 = nil }

@@ -90,12 +90,8 @@ struct HeartbeatReader: Service {
     }
 
     /// Says once when the feed goes blind and once when it sees again; the gauge shows how long.
-    private func reportBlindness(_ blindMs: Int64) {
+    private func reportBlindness(_ blindMs: Int64, wasBlind: Bool) {
         service.metrics.feedBlind.set(Double(blindMs) / 1000)
-        let wasBlind = service.runtime.withLock { r in
-            defer { r.feedBlind = blindMs > 0 }
-            return r.feedBlind
-        }
         if blindMs > 0, !wasBlind {
             service.logger.warning(
                 "heartbeats feed blind: its partition answers no probe; analysers keep their health until it returns",
@@ -108,6 +104,7 @@ struct HeartbeatReader: Service {
     private func evaluateLoop() async throws {
         let assigned = service.config.topics.assigned
         var lastSlotCheck = ContinuousClock.now.advanced(by: .seconds(-60))
+        var feedWasBlind = false
         while !Task.isCancelled {
             if ContinuousClock.now - lastSlotCheck > .seconds(10) {
                 lastSlotCheck = ContinuousClock.now
@@ -137,7 +134,8 @@ struct HeartbeatReader: Service {
                     runtime.table.healthyMembers(nowMs: now).count, runtime.table.feedBlindMs(nowMs: now)
                 )
             }
-            reportBlindness(blindMs)
+            reportBlindness(blindMs, wasBlind: feedWasBlind)
+            feedWasBlind = blindMs > 0
             service.log(events)
             for row in rows {
                 let series = service.metrics.series(row.id)

@@ -44,27 +44,24 @@ public enum TopicProvisioner {
     /// every topic's partitions to show in metadata.
     ///
     /// - Parameter waiting: told what is awaited while it waits, nil when done (for `/health/ready`).
+    /// - Returns: each topic's partition count as the cluster has it (an existing topic keeps its own).
+    @discardableResult
     public static func ensureWaiting(
         _ specs: [TopicSpec], admin: KafkaAdmin, embedded: EmbeddedBroker?, logger: Logger,
         waiting: (@Sendable (String?) -> Void)? = nil
-    ) async throws {
+    ) async throws -> [String: Int] {
         let names = specs.map(\.name).joined(separator: ", ")
-        try await KafkaRetry.run("topics \(names)", logger: logger, waiting: waiting) {
+        return try await KafkaRetry.run("topics \(names)", logger: logger, waiting: waiting) {
             try await ensure(specs, admin: admin, embedded: embedded, logger: logger)
-            for spec in specs where try await admin.partitionCount(topic: spec.name) == nil {
-                // Created but not yet in the metadata this client sees.
-                throw KafkaError(kind: .unknownTopicOrPartition, message: "topic \(spec.name) not yet in the metadata")
+            var counts: [String: Int] = [:]
+            for spec in specs {
+                // Created but perhaps not yet in the metadata this client sees.
+                guard let count = try await admin.partitionCount(topic: spec.name) else {
+                    throw KafkaError(kind: .unknownTopicOrPartition, message: "topic \(spec.name) not yet in the metadata")
+                }
+                counts[spec.name] = count
             }
+            return counts
         }
-    }
-
-    /// Partition count of `topic`, failing with a message that says what to do when it is missing.
-    public static func requirePartitions(_ topic: String, admin: KafkaAdmin) async throws -> Int {
-        guard let count = try await admin.partitionCount(topic: topic) else {
-            throw KafkaError(
-                kind: .unknownTopicOrPartition,
-                message: "topic \(topic) does not exist: create it (logdist creates its topics at start unless the broker refuses)")
-        }
-        return count
     }
 }
