@@ -64,7 +64,8 @@ static inline rd_kafka_topic_conf_t *logdist_sticky_topic_conf(rd_kafka_t *rk, i
  * Forwards consumed records to a producer without leaving C: key, value and headers are copied by librdkafka
  * (RD_KAFKA_MSG_F_COPY), a header `header_name` already on the record is replaced, and the record gets the
  * header value and partition of its route: message i goes to partitions[routes[i]] with value
- * header_values[routes[i]] (header_sizes[routes[i]] bytes). The opaque of message i is opaque_base | i.
+ * header_values[routes[i]] (header_sizes[routes[i]] bytes); a negative route skips the message. The opaque of
+ * message i is opaque_base | i.
  *
  * Enqueues messages[start..<count] in order and stops at the first enqueue error (for instance a full queue),
  * which is stored in *err; returns the index it stopped at (count when all were enqueued).
@@ -77,6 +78,7 @@ static inline size_t logdist_forward(
     for (size_t i = start; i < count; i++) {
         const rd_kafka_message_t *m = messages[i];
         int32_t route = routes[i];
+        if (route < 0) continue;
         rd_kafka_headers_t *source = NULL;
         rd_kafka_headers_t *headers;
         if (rd_kafka_message_headers(m, &source) == RD_KAFKA_RESP_ERR_NO_ERROR && source) {

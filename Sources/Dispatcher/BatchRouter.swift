@@ -9,6 +9,8 @@ struct BatchRouter {
     let sink: BatchSink
     let revocations: Revocations
     private var selector = WeightedSelector()
+    private var retries: RetryFilter
+    private let retryLog: ConditionLog
     private var paused = false
     private var previousWasFull = false
     private var nudges = 0
@@ -20,6 +22,8 @@ struct BatchRouter {
         self.consumer = consumer
         self.sink = sink
         self.revocations = revocations
+        self.retries = RetryFilter(span: service.config.retryWindow, maxAgeMs: Int64(service.config.retryWindowAge.milliseconds))
+        self.retryLog = ConditionLog("reading the retry window back", logger: service.logger)
     }
 
     mutating func loop() async throws {
@@ -73,8 +77,8 @@ struct BatchRouter {
     ///   reported, not forgotten.
     private mutating func collectBatch(behind previous: CommitSignal?) async throws -> (batch: InputBatch, revoked: Bool) {
         var batch = InputBatch()
-        // Nothing is in hand between batches, so earlier revocations no longer matter.
-        if previous == nil { _ = revocations.take() }
+        // Nothing is in hand between batches, so earlier revocations no longer matter, but for the windows.
+        if previous == nil { forgetWindows(of: revocations.take()) }
         let window = BatchWindow(
             start: .now, linger: config.batchLinger, maxWindow: config.commitInterval, capacity: config.batchSize)
         var lastPollEmpty = false
@@ -87,7 +91,9 @@ struct BatchRouter {
                 logger.warning("fetch error", metadata: [LogKeys.kafkaError: "\(error.error)"])
             }
             if !polled.isEmpty { batch.append(polled) }
-            if !revocations.take().isEmpty {
+            let revoked = revocations.take()
+            forgetWindows(of: revoked)
+            if !revoked.isEmpty {
                 // A rebalance happened mid-batch: drop what is in hand. Partitions we lost restart at their
                 // committed offsets with the new owner; partitions we kept are rewound to the same place.
                 await rewind(to: batch.firstOffsets)
@@ -119,13 +125,24 @@ struct BatchRouter {
     /// not produced, until this one is committed. On failure the input is rewound so the batch is redone, and the
     /// next batch is dropped (rewound too).
     private mutating func dispatch(_ batch: InputBatch) async throws -> InputBatch {
+        guard await prepareRetryWindows(for: batch) else {
+            await rewind(to: batch.firstOffsets)
+            try? await Task.sleep(for: .milliseconds(500))
+            return InputBatch()
+        }
         let members = selector.pickable
         var counts = [Int64](repeating: 0, count: members.count)
+        var repeats = 0
         var picks: [[Int32]] = []
         picks.reserveCapacity(batch.chunks.count)
         for chunk in batch.chunks {
             var chunkPicks = [Int32](repeating: 0, count: chunk.count)
             for i in 0..<chunk.count {
+                if retries.isEnabled, !admit(chunk, i) {
+                    chunkPicks[i] = KafkaProducer.skip
+                    repeats += 1
+                    continue
+                }
                 let pick = selector.nextIndex()!   // totalWeight > 0 was checked by the caller
                 chunkPicks[i] = Int32(truncatingIfNeeded: pick)
                 counts[pick] += 1
@@ -173,6 +190,8 @@ struct BatchRouter {
         } catch {
             service.metrics.aborts.increment()
             logger.warning("batch not committed; rewinding to redo it", metadata: [LogKeys.kafkaError: "\(error)", LogKeys.count: "\(batch.count)"])
+            // The windows took in records that are not committed: read them back from the log before the redo.
+            retries.forget(batch.firstOffsets.keys.map(\.partition))
             var first = batch.firstOffsets
             first.merge(next.firstOffsets) { min($0, $1) }
             await rewind(to: first)
@@ -181,10 +200,59 @@ struct BatchRouter {
         }
         service.metrics.commitLatency.record(commitTime)
         service.metrics.batches.increment()
+        if repeats > 0 { service.metrics.repeatsDropped.increment(by: Int64(repeats)) }
         var byID: [String: Int64] = [:]
         for (member, count) in zip(members, counts) where count > 0 { byID[member.id, default: 0] += count }
         service.recordDispatched(byID, members: selector.members)
         return next
+    }
+
+    /// Whether record `index` of `chunk` is routed: not a repeat of an id in its partition's retry window.
+    private mutating func admit(_ chunk: ConsumedBatch, _ index: Int) -> Bool {
+        let digest = chunk.withKey(at: index) { $0.map(PacketDigest.init) }
+        return retries.admit(
+            partition: chunk.partition(at: index), offset: chunk.offset(at: index), digest: digest,
+            timestampMs: chunk.timestamp(at: index) ?? 0)
+    }
+
+    /// Reads back the retry windows of the batch's partitions that do not end where the batch begins (first batch
+    /// after an assignment, a seek or a batch not committed). False when Kafka could not answer: redo later.
+    private mutating func prepareRetryWindows(for batch: InputBatch) async -> Bool {
+        var firsts: [Int32: Int64] = [:]
+        for (tp, first) in batch.firstOffsets { firsts[tp.partition] = first }
+        let stale = retries.stale(firsts)
+        guard !stale.isEmpty else { return true }
+        let loader = RetryWindowLoader(
+            kafka: config.kafka, topic: config.topics.packets, span: retries.span, maxAgeMs: retries.maxAgeMs,
+            budget: config.retryWindowLoadBudget, logger: logger)
+        let started = ContinuousClock.now
+        do {
+            let loaded = try await loader.load(stale)
+            for (partition, window) in loaded.windows { retries.install(window, for: partition) }
+            retryLog.succeeded()
+            service.metrics.retryWindowLoads.increment()
+            service.metrics.retryWindowPackets.set(Double(retries.remembered))
+            let metadata: Logger.Metadata = [
+                "kafka.partitions": "\(stale.keys.sorted())", LogKeys.count: "\(loaded.records)",
+                "duration_ms": "\((ContinuousClock.now - started).milliseconds)",
+            ]
+            if loaded.complete {
+                logger.info("retry window read back", metadata: metadata)
+            } else {
+                logger.warning(
+                    "retry window read back only in part within --retry-window-load-ms: repeats of older ids may be routed again",
+                    metadata: metadata)
+            }
+            return true
+        } catch {
+            retryLog.failed(error, action: "the batch waits and is tried again")
+            return false
+        }
+    }
+
+    private mutating func forgetWindows(of revoked: Set<TopicPartition>) {
+        guard !revoked.isEmpty else { return }
+        retries.forget(revoked.filter { $0.topic == config.topics.packets }.map(\.partition))
     }
 
     /// Runs the steps `CommitDecider` chooses until the batch is durable (returns), must be redone (throws the

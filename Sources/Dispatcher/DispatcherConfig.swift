@@ -44,6 +44,13 @@ public struct DispatcherConfig: Sendable {
     /// Where the dispatcher reaches each analyser's admin endpoints: given by the operator, never learned from
     /// heartbeats (anyone who can write to the heartbeats topic could otherwise collect the admin token).
     public var analyserURLs: [String: String] = [:]
+    /// A packet whose id occurs among the previous `retryWindow` records of its input partition (and at most
+    /// `retryWindowAge` earlier, by record timestamp) is a client's retry and is not routed again; 0 turns it off.
+    /// See `RetryWindow`.
+    public var retryWindow: Int64 = 100_000
+    public var retryWindowAge: Duration = .seconds(600)
+    /// The longest a newly assigned partition waits while its retry window is read back.
+    public var retryWindowLoadBudget: Duration = .seconds(30)
     /// How the topics are created if the dispatcher is the first service on an empty cluster.
     public var layout = TopicLayout()
 

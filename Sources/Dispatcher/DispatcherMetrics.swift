@@ -14,6 +14,9 @@ final class DispatcherMetrics: Sendable {
     let rebalancedBatches: Counter
     let healthyAnalysers: Gauge
     let feedBlind: Gauge
+    let repeatsDropped: Counter
+    let retryWindowLoads: Counter
+    let retryWindowPackets: Gauge
     private let perAnalyser = Mutex<[String: AnalyserSeries]>([:])
 
     struct AnalyserSeries: Sendable {
@@ -39,6 +42,13 @@ final class DispatcherMetrics: Sendable {
         feedBlind = registry.gauge(
             "dispatcher", "heartbeats_feed_blind", unit: "seconds",
             help: "How long the heartbeats partition has answered no probe (0 while the feed is current)")
+        repeatsDropped = registry.counter(
+            "dispatcher", "repeats_dropped",
+            help: "Packets not routed because their id repeats one routed within the retry window of their partition")
+        retryWindowLoads = registry.counter(
+            "dispatcher", "retry_window_loads", help: "Retry windows read back from the packets topic (assignments, redos)")
+        retryWindowPackets = registry.gauge(
+            "dispatcher", "retry_window_packets", help: "Packet ids held in the retry windows of the partitions routed here")
     }
 
     func series(_ id: String) -> AnalyserSeries {

@@ -16,10 +16,12 @@ public struct IngestConfig: Sendable {
     public var retryAfterSeconds = 1
     /// Producer `linger.ms`: low, because each request waits for its acknowledgement.
     public var linger: Duration = .milliseconds(1)
-    /// Packets go to one partition of the packets topic for this long, then to the next (nil: by the hash of their
-    /// id). Packets need spreading, not key affinity, and one partition per linger window makes fewer, larger
-    /// batches: measured e2e p99 ~47 → ~19 ms at 7 200 packets/s on the embedded broker.
-    public var partitionStick: Duration? = .milliseconds(5)
+    /// nil (the default): packets go to the partition their id hashes to, so every copy of an id (a client's
+    /// retry, through any ingest instance) reaches the same partition and the dispatcher routes it once (see the
+    /// dispatcher's `RetryWindow`). Set: to one partition for this long, then the next — fewer, larger batches
+    /// (measured e2e p99 ~47 → ~19 ms at 7 200 packets/s on the embedded broker), but a retry that lands in
+    /// another partition than its first copy is routed twice.
+    public var partitionStick: Duration?
     /// Local producer queue capacity; a full queue answers 503.
     public var queueCapacity = 200_000
     /// How the topics are created if they are missing.

@@ -31,6 +31,12 @@ struct Dispatch: AsyncParsableCommand {
     var instanceId: String?
     @Option(help: "Group session timeout in milliseconds: how soon a dead instance's partitions move (env LOGDIST_SESSION_TIMEOUT_MS; default 10000).")
     var sessionTimeoutMs: Int?
+    @Option(help: "A packet whose id is among the previous N packets of its partition of <namespace>.packets is a retry and is not routed again; 0 turns this off (env LOGDIST_RETRY_WINDOW; default 100000).")
+    var retryWindow: Int64?
+    @Option(help: "… and at most this many milliseconds older, by record timestamp (env LOGDIST_RETRY_WINDOW_MS; default 600000).")
+    var retryWindowMs: Int64?
+    @Option(help: "The longest a newly assigned partition waits while its retry window is read back from Kafka (env LOGDIST_RETRY_WINDOW_LOAD_MS; default 30000).")
+    var retryWindowLoadMs: Int?
     @Option(help: "Admin token the dashboard's fail/begin actions require; the dispatcher checks it and sends it to the analyser (env LOGDIST_ADMIN_TOKEN).") var adminToken: String?
     @Option(help: ArgumentHelp("Where the dispatcher reaches an analyser's admin endpoints, id=url, repeatable (env LOGDIST_ANALYSER_URLS, comma-separated). Addresses advertised in heartbeats are shown, never sent the admin token.", valueName: "id=url"))
     var analyserUrl: [String] = []
@@ -61,6 +67,15 @@ struct Dispatch: AsyncParsableCommand {
         config.batchLinger = .milliseconds(lingerMs)
         config.batchSize = size
         config.sessionTimeout = .milliseconds(try setting(sessionTimeoutMs, "LOGDIST_SESSION_TIMEOUT_MS", default: 10_000))
+        let window = try setting(retryWindow, "LOGDIST_RETRY_WINDOW", default: 100_000)
+        let windowMs = try setting(retryWindowMs, "LOGDIST_RETRY_WINDOW_MS", default: 600_000)
+        let loadMs = try setting(retryWindowLoadMs, "LOGDIST_RETRY_WINDOW_LOAD_MS", default: 30_000)
+        guard window >= 0, windowMs >= 0, loadMs > 0 else {
+            throw ValidationError("--retry-window (\(window)) and --retry-window-ms (\(windowMs)) must be 0 or more, --retry-window-load-ms (\(loadMs)) positive")
+        }
+        config.retryWindow = window
+        config.retryWindowAge = .milliseconds(windowMs)
+        config.retryWindowLoadBudget = .milliseconds(loadMs)
         config.adminToken = try BearerToken.option(value: adminToken, file: nil, env: "LOGDIST_ADMIN_TOKEN")
         let urls = analyserUrl + (env("LOGDIST_ANALYSER_URLS").map { $0.split(separator: ",").map(String.init) } ?? [])
         for entry in urls {

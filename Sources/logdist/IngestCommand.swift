@@ -27,7 +27,7 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(help: "Longest message text in bytes (env LOGDIST_MAX_MESSAGE_BYTES; default 65536).") var maxMessageBytes: Int?
     @Option(help: "Longest packet id in bytes (env LOGDIST_MAX_ID_BYTES; default 128).") var maxIdBytes: Int?
     @Option(help: "Producer linger.ms (env LOGDIST_LINGER_MS; default 1).") var lingerMs: Int?
-    @Option(help: "Send packets to one partition for this many milliseconds, then the next; 0: partition by the hash of the packet id (env LOGDIST_PARTITION_STICK_MS; default 5).")
+    @Option(help: "0 (the default): each packet goes to the partition its id hashes to, so a client's retry is routed once. N: send to one partition for N milliseconds, then the next (fewer, larger batches; a retry landing elsewhere is routed twice) (env LOGDIST_PARTITION_STICK_MS).")
     var partitionStickMs: Int?
     @OptionGroup var topicLayout: TopicLayoutOptions
 
@@ -44,7 +44,7 @@ struct IngestCommand: AsyncParsableCommand {
         config.limits.maxMessageBytes = try setting(maxMessageBytes, "LOGDIST_MAX_MESSAGE_BYTES", default: config.limits.maxMessageBytes)
         config.limits.maxIDBytes = try setting(maxIdBytes, "LOGDIST_MAX_ID_BYTES", default: config.limits.maxIDBytes)
         config.linger = .milliseconds(try setting(lingerMs, "LOGDIST_LINGER_MS", default: 1))
-        let stickMs = try setting(partitionStickMs, "LOGDIST_PARTITION_STICK_MS", default: 5)
+        let stickMs = try setting(partitionStickMs, "LOGDIST_PARTITION_STICK_MS", default: 0)
         guard stickMs >= 0 else { throw ValidationError("--partition-stick-ms \(stickMs): use 0 (partition by id) or more") }
         config.partitionStick = stickMs == 0 ? nil : .milliseconds(stickMs)
         config.layout = try topicLayout.layout()

@@ -71,6 +71,21 @@ public final class ConsumedBatch: @unchecked Sendable {
     /// The partition of record `index`.
     public func partition(at index: Int) -> Int32 { messages[index]!.pointee.partition }
 
+    /// Calls `body` with the key of record `index` (nil for a record without a key), in place in librdkafka's
+    /// buffer: valid only during the call.
+    public func withKey<R>(at index: Int, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        let m = messages[index]!.pointee
+        guard let key = m.key else { return try body(nil) }
+        return try body(UnsafeRawBufferPointer(start: key, count: m.key_len))
+    }
+
+    /// The timestamp of record `index` in epoch milliseconds, nil when the record has none.
+    public func timestamp(at index: Int) -> Int64? {
+        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let ts = rd_kafka_message_timestamp(messages[index]!, &type)
+        return type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : ts
+    }
+
     /// A copy of record `index`, for tests and diagnostics (the point of this type is not to copy).
     public func message(at index: Int) -> KafkaMessage {
         let rkm = messages[index]!

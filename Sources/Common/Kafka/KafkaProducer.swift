@@ -28,9 +28,10 @@ public final class KafkaProducer: Sendable {
         public var transactionalID: String?
         /// A name for logs.
         public var clientName = "producer"
-        /// nil: messages without a partition go where their key hashes (librdkafka's default). Set: they all go to
-        /// one partition for this long, then to the next (for topics that need spreading, not key affinity:
-        /// fewer, larger batches; see `logdist_sticky_partitioner`).
+        /// nil: messages without a partition go where their key hashes (murmur2, as Kafka's Java producer hashes,
+        /// so every producer puts a key in the same partition). Set: they all go to one partition for this long,
+        /// then to the next (for topics that need spreading, not key affinity: fewer, larger batches; see
+        /// `logdist_sticky_partitioner`).
         public var stickyPartitioning: Duration?
 
         public init(kafka: KafkaConfig) {
@@ -46,6 +47,7 @@ public final class KafkaProducer: Sendable {
                 "message.timeout.ms": "\(deliveryTimeout.milliseconds)",
                 "queue.buffering.max.messages": "\(queueCapacity)",
                 "client.id": "logdist-\(clientName)",
+                "partitioner": "murmur2_random",
             ]
             if let transactionalID {
                 defaults["transactional.id"] = transactionalID
@@ -149,6 +151,9 @@ public final class KafkaProducer: Sendable {
     }
 
     /// Where `forward` sends records: route `r` is partition `partitions[r]` with header value `headerValues[r]`.
+    /// The pick of a record ``forward(_:picks:routes:)`` does not produce.
+    public static let skip: Int32 = -1
+
     public struct Routes: Sendable {
         public var topic: String
         public var headerName: String
@@ -167,11 +172,13 @@ public final class KafkaProducer: Sendable {
     /// Produces consumed records unchanged (key, value, headers, with `routes.headerName` set to its route's value)
     /// and suspends once, until every one is acknowledged; then throws the first failure, if any.
     ///
-    /// `picks[c][i]` is the route of record `i` of `chunks[c]`. librdkafka copies each record straight from the
-    /// consumer's buffer: no Swift copy, no report per message. Order per route follows the order given.
+    /// `picks[c][i]` is the route of record `i` of `chunks[c]`, or ``skip`` for a record not to produce.
+    /// librdkafka copies each record straight from the consumer's buffer: no Swift copy, no report per message.
+    /// Order per route follows the order given.
     public func forward(_ chunks: [ConsumedBatch], picks: [[Int32]], routes: Routes) async throws {
         precondition(chunks.count == picks.count && zip(chunks, picks).allSatisfy { $0.count == $1.count }, "one pick per record")
-        let total = chunks.reduce(0) { $0 + $1.count }
+        let skipped = picks.reduce(0) { sum, chunk in sum + chunk.reduce(0) { $0 + ($1 < 0 ? 1 : 0) } }
+        let total = chunks.reduce(0) { $0 + $1.count } - skipped
         guard total > 0 else { return }
         precondition(chunks.allSatisfy { $0.count < OpaqueID.maxBatchSize }, "chunk exceeds \(OpaqueID.maxBatchSize)")
         if let unusable { throw unusable }
@@ -188,7 +195,8 @@ public final class KafkaProducer: Sendable {
                     client.handle, rkt, chunk, chunkPicks, from: start, routes: routes, opaqueBase: base, err: &err)
                 return (stopped, err)
             }
-            enqueued += run.enqueued
+            // Skipped records before the stop are not in flight.
+            enqueued += run.enqueued - chunkPicks[..<run.enqueued].reduce(0) { $0 + ($1 < 0 ? 1 : 0) }
             failure = run.failure
             if failure != nil { break }
         }
