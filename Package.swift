@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(
             name: "IngestTests",
             dependencies: ["Ingest", "Common", "KafkaTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
-            exclude: ["hostile-corpus.json"]
+            exclude: ["hostile-corpus.json", "contract"]
         ),
         .testTarget(
             name: "DispatcherTests",

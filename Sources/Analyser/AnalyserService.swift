@@ -48,7 +48,7 @@ public final class AnalyserService: Sendable {
 
     /// The consume loop, the heartbeat loop, and HTTP.
     public func services() -> [any Service] {
-        let app = config.http.application(router: makeRouter().buildResponder(), service: "analyser", boundPort: boundPort, logger: logger)
+        let app = config.http.application(router: makeRouter().buildCheckedResponder(), service: "analyser", boundPort: boundPort, logger: logger)
         return [AnalyserLoops(service: self), app]
     }
 

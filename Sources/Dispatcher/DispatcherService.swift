@@ -67,7 +67,7 @@ public final class DispatcherService: Sendable {
     }
 
     public func services() -> [any Service] {
-        let app = config.http.application(router: makeRouter().buildResponder(), service: "dispatcher", boundPort: boundPort, logger: logger)
+        let app = config.http.application(router: makeRouter().buildCheckedResponder(), service: "dispatcher", boundPort: boundPort, logger: logger)
         return [HeartbeatReader(service: self), RoutingLoop(service: self), app]
     }
 

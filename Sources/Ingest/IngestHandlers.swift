@@ -18,7 +18,7 @@ struct IngestHandlers: Sendable {
     func batch(_ request: Request, context: some RequestContext) async throws -> Response {
         let mediaType = try requireContentType(request, allowed: ["application/x-ndjson", "application/json"])
         let body = try await collectBody(request, context: context)
-        let partial = request.uri.queryParameters.get("partial").map { $0 == "true" || $0 == "1" } ?? false
+        let partial = try partialMode(request)
         let split: Result<[Range<Int>], ValidationError> = body.withUnsafeBytes { raw in
             Result { () throws(ValidationError) -> [Range<Int>] in
                 mediaType == "application/x-ndjson"
@@ -62,11 +62,10 @@ struct IngestHandlers: Sendable {
             }
         }
         results.sort { $0.index < $1.index }
-        let unavailable = !items.isEmpty && acceptedCount == 0
+        let status = BatchResponse.status(invalid: rejected.count, produced: items.count, accepted: acceptedCount)
         var response = jsonResponse(
-            BatchResponse(accepted: acceptedCount, rejected: results.count - acceptedCount, results: results),
-            status: unavailable ? .serviceUnavailable : .ok)
-        if unavailable { response.headers[.retryAfter] = "\(config.retryAfterSeconds)" }
+            BatchResponse(accepted: acceptedCount, rejected: results.count - acceptedCount, results: results), status: status)
+        if status == .serviceUnavailable { response.headers[.retryAfter] = "\(config.retryAfterSeconds)" }
         return response
     }
 
@@ -108,7 +107,7 @@ struct IngestHandlers: Sendable {
         var apiError = IngestError.from(error, config: config)
         if failed < total {
             apiError.detail += " (\(total - failed) of \(total) packets were written; "
-                + "retrying the whole request is safe: analysers count a packet id once)"
+                + "retrying the whole request is safe: a packet id is routed once within the retry window)"
         }
         return apiError
     }
@@ -186,6 +185,20 @@ struct IngestHandlers: Sendable {
         return bytes
     }
 
+    /// `?partial=true|false` (absent: false); any other value is refused rather than guessed.
+    private func partialMode(_ request: Request) throws -> Bool {
+        guard let value = request.uri.queryParameters.get("partial") else { return false }
+        switch value {
+        case "true": return true
+        case "false": return false
+        default:
+            service.metrics.rejected("invalid_parameter")
+            throw APIError(
+                status: .badRequest, error: "invalid_parameter", field: "partial",
+                detail: "?partial must be true or false, not '\(value)'")
+        }
+    }
+
     /// The request's media type if it is one of `allowed`, else 415.
     @discardableResult
     private func requireContentType(_ request: Request, allowed: [String]) throws -> String {
@@ -216,6 +229,14 @@ struct BatchResponse: Encodable {
     var accepted: Int
     var rejected: Int
     var results: [BatchItemResult]
+
+    /// The status of a partial batch: 422 when any packet was invalid (the valid ones are written all the same, as
+    /// the results say), 503 when none of the valid ones could be written, else 200.
+    static func status(invalid: Int, produced: Int, accepted: Int) -> HTTPResponse.Status {
+        if invalid > 0 { return .unprocessableContent }
+        if produced > 0, accepted == 0 { return .serviceUnavailable }
+        return .ok
+    }
 }
 
 extension String {

@@ -67,7 +67,7 @@ public final class IngestService: Sendable {
 
     /// Producer first, HTTP last: shutdown stops HTTP (finishing in-flight requests), then flushes the producer.
     public func services() -> [any Service] {
-        let app = config.http.application(router: makeRouter().buildResponder(), service: "ingest", boundPort: boundPort, logger: logger)
+        let app = config.http.application(router: makeRouter().buildCheckedResponder(), service: "ingest", boundPort: boundPort, logger: logger)
         let monitor = BackgroundService(name: "ingest-readiness") { [self] in
             try await prepare()
             while !Task.isCancelled {

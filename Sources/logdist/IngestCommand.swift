@@ -24,8 +24,8 @@ struct IngestCommand: AsyncParsableCommand {
     var bodyTimeoutMs: Int?
     @Option(help: "Largest request body in bytes (env LOGDIST_MAX_BODY_BYTES; default 1048576).") var maxBodyBytes: Int?
     @Option(help: "Most messages per packet (env LOGDIST_MAX_MESSAGES; default 10000).") var maxMessages: Int?
-    @Option(help: "Longest message text in bytes (env LOGDIST_MAX_MESSAGE_BYTES; default 65536).") var maxMessageBytes: Int?
-    @Option(help: "Longest packet id in bytes (env LOGDIST_MAX_ID_BYTES; default 128).") var maxIdBytes: Int?
+    @Option(help: "Longest message text in characters (Unicode scalars) (env LOGDIST_MAX_MESSAGE_LENGTH; default 65536).") var maxMessageLength: Int?
+    @Option(help: "Longest packet id in characters (Unicode scalars) (env LOGDIST_MAX_ID_LENGTH; default 128).") var maxIdLength: Int?
     @Option(help: "Producer linger.ms (env LOGDIST_LINGER_MS; default 1).") var lingerMs: Int?
     @Option(help: "0 (the default): each packet goes to the partition its id hashes to, so a client's retry is routed once. N: send to one partition for N milliseconds, then the next (fewer, larger batches; a retry landing elsewhere is routed twice) (env LOGDIST_PARTITION_STICK_MS).")
     var partitionStickMs: Int?
@@ -41,8 +41,8 @@ struct IngestCommand: AsyncParsableCommand {
         config.bodyTimeout = .milliseconds(try setting(bodyTimeoutMs, "LOGDIST_BODY_TIMEOUT_MS", default: 10_000))
         config.limits.maxBodyBytes = try setting(maxBodyBytes, "LOGDIST_MAX_BODY_BYTES", default: config.limits.maxBodyBytes)
         config.limits.maxMessages = try setting(maxMessages, "LOGDIST_MAX_MESSAGES", default: config.limits.maxMessages)
-        config.limits.maxMessageBytes = try setting(maxMessageBytes, "LOGDIST_MAX_MESSAGE_BYTES", default: config.limits.maxMessageBytes)
-        config.limits.maxIDBytes = try setting(maxIdBytes, "LOGDIST_MAX_ID_BYTES", default: config.limits.maxIDBytes)
+        config.limits.maxMessageLength = try setting(maxMessageLength, "LOGDIST_MAX_MESSAGE_LENGTH", default: config.limits.maxMessageLength)
+        config.limits.maxIDLength = try setting(maxIdLength, "LOGDIST_MAX_ID_LENGTH", default: config.limits.maxIDLength)
         config.linger = .milliseconds(try setting(lingerMs, "LOGDIST_LINGER_MS", default: 1))
         let stickMs = try setting(partitionStickMs, "LOGDIST_PARTITION_STICK_MS", default: 0)
         guard stickMs >= 0 else { throw ValidationError("--partition-stick-ms \(stickMs): use 0 (partition by id) or more") }

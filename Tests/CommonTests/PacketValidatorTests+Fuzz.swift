@@ -19,8 +19,8 @@ extension PacketValidatorTests {
         var limits = PacketLimits()
         limits.maxBodyBytes = 512
         limits.maxMessages = 2
-        limits.maxMessageBytes = 8
-        limits.maxIDBytes = 4
+        limits.maxMessageLength = 8
+        limits.maxIDLength = 4
         limits.maxDepth = 3
         return limits
     }()
@@ -48,9 +48,9 @@ extension PacketValidatorTests {
             #expect(packet.messages.count == summary.messageCount, "\(name)")
             #expect(packet.timestamp == summary.timestamp, "\(name)")
             #expect(packet.source == summary.source, "\(name)")
-            #expect((1...limits.maxIDBytes).contains(packet.id.utf8.count), "\(name)")
+            #expect((1...limits.maxIDLength).contains(packet.id.unicodeScalars.count), "\(name)")
             #expect((1...limits.maxMessages).contains(packet.messages.count), "\(name)")
-            #expect(packet.messages.allSatisfy { $0.message.utf8.count <= limits.maxMessageBytes }, "\(name)")
+            #expect(packet.messages.allSatisfy { $0.message.unicodeScalars.count <= limits.maxMessageLength }, "\(name)")
         case (.failure(let error), .failure(let other), .failure(let third)):
             #expect(error == other, "\(name)")
             #expect(error == third, "\(name)")

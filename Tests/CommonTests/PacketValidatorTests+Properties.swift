@@ -211,7 +211,7 @@ extension PacketValidatorTests {
         var tiny = PacketLimits()
         tiny.maxDepth = 4
         tiny.maxMessages = 1
-        tiny.maxMessageBytes = 2
+        tiny.maxMessageLength = 2
         for round in 0..<3000 {
             var body = round % 2 == 0 ? prefix : []
             for _ in 0..<Int.random(in: 0...40, using: &random) {

@@ -120,8 +120,22 @@ private func nested(_ depth: Int) -> String {
             packet: Packet(
                 id: "p", timestamp: 0, messages: [LogMessage(level: .info, message: "m", timestamp: Int64.max)])),
         GoodPacket(
-            name: "id of 128 bytes", body: #"{"id":"\#(String(repeating: "é", count: 64))",\#(oneMessage)}"#,
-            packet: Packet(id: String(repeating: "é", count: 64), messages: one)),
+            name: "id of 128 characters in 384 bytes", body: #"{"id":"\#(String(repeating: "€", count: 128))",\#(oneMessage)}"#,
+            packet: Packet(id: String(repeating: "€", count: 128), messages: one)),
+        GoodPacket(
+            name: "integral timestamps written with a fraction or an exponent (JSON Schema integers)",
+            body: #"{"id":"p","timestamp":15.0e2,"messages":[{"level":"INFO","message":"m","timestamp":100e-2}]}"#,
+            packet: Packet(id: "p", timestamp: 1500, messages: [LogMessage(level: .info, message: "m", timestamp: 1)])),
+        GoodPacket(
+            name: "negative zero and zero fractions",
+            body: #"{"id":"p","timestamp":-0,"messages":[{"level":"INFO","message":"m","timestamp":1.000000000000000000000000e12}]}"#,
+            packet: Packet(
+                id: "p", timestamp: 0, messages: [LogMessage(level: .info, message: "m", timestamp: 1_000_000_000_000)])),
+        GoodPacket(
+            name: "a message of 6 characters in 12 bytes within a limit of 6",
+            body: #"{"id":"p","messages":[{"level":"INFO","message":"é\u00e9ééé\u00e9"}]}"#,
+            packet: Packet(id: "p", messages: [LogMessage(level: .info, message: "éééééé")]),
+            limits: limits { $0.maxMessageLength = 6 }),
         GoodPacket(
             name: "limits met exactly",
             body: #"{"id":"p","messages":[{"level":"INFO","message":"\n\n\n\n"},{"level":"INFO","message":"ééé"}]}"#,
@@ -131,7 +145,7 @@ private func nested(_ depth: Int) -> String {
             ),
             limits: limits {
                 $0.maxMessages = 2
-                $0.maxMessageBytes = 6
+                $0.maxMessageLength = 6
             }),
         GoodPacket(
             name: "nesting at maxDepth", body: packet(nested(2)),
@@ -258,7 +272,10 @@ private func nested(_ depth: Int) -> String {
             "id too long", #"{"id":"\#(String(repeating: "x", count: 129))",\#(oneMessage)}"#, "invalid_value", "id",
             422),
         BadPacket(
-            "id too long in bytes", #"{"id":"\#(String(repeating: "€", count: 43))",\#(oneMessage)}"#,
+            "id too long in characters", #"{"id":"\#(String(repeating: "€", count: 129))",\#(oneMessage)}"#,
+            "invalid_value", "id", 422),
+        BadPacket(
+            "id too long in characters, escaped", #"{"id":"\#(String(repeating: #"\u20ac"#, count: 129))",\#(oneMessage)}"#,
             "invalid_value", "id", 422),
         BadPacket("missing messages", #"{"id":"p"}"#, "missing_field", "messages", 422),
         BadPacket("null messages", #"{"id":"p","messages":null}"#, "wrong_type", "messages", 422),
@@ -296,13 +313,16 @@ private func nested(_ depth: Int) -> String {
             "too_many_messages", "messages", 422, limits: limits { $0.maxMessages = 3 }),
         BadPacket(
             "message too long", #"{"id":"p","messages":[{"level":"INFO","message":"0123456789a"}]}"#, "too_large",
-            "messages[0].message", 422, limits: limits { $0.maxMessageBytes = 10 }),
+            "messages[0].message", 422, limits: limits { $0.maxMessageLength = 10 }),
         BadPacket(
-            "message too long in bytes", #"{"id":"p","messages":[{"level":"INFO","message":"é\u00e9ééé\u00e9"}]}"#,
-            "too_large", "messages[0].message", 422, limits: limits { $0.maxMessageBytes = 11 }),
+            "message too long in characters", #"{"id":"p","messages":[{"level":"INFO","message":"é\u00e9ééé\u00e9"}]}"#,
+            "too_large", "messages[0].message", 422, limits: limits { $0.maxMessageLength = 5 }),
         BadPacket(
             "fractional timestamp", #"{"id":"p","timestamp":1.5,\#(oneMessage)}"#, "wrong_type", "timestamp", 422),
-        BadPacket("exponent timestamp", #"{"id":"p","timestamp":1e3,\#(oneMessage)}"#, "wrong_type", "timestamp", 422),
+        BadPacket("small exponent timestamp", #"{"id":"p","timestamp":1e-1,\#(oneMessage)}"#, "wrong_type", "timestamp", 422),
+        BadPacket("fraction with exponent", #"{"id":"p","timestamp":2.55e1,\#(oneMessage)}"#, "wrong_type", "timestamp", 422),
+        BadPacket(
+            "integral but past Int64", #"{"id":"p","timestamp":1e19,\#(oneMessage)}"#, "invalid_value", "timestamp", 422),
         BadPacket("string timestamp", #"{"id":"p","timestamp":"1",\#(oneMessage)}"#, "wrong_type", "timestamp", 422),
         BadPacket(
             "negative timestamp", #"{"id":"p","timestamp":-1,\#(oneMessage)}"#, "invalid_value", "timestamp", 422),

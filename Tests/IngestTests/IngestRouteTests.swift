@@ -108,13 +108,17 @@ struct IngestRouteTests {
         await harness.close()
     }
 
-    @Test("?partial=true answers per item and writes the good ones")
+    @Test("?partial=true answers per item and writes the good ones: 422 when any was invalid, else 200")
     func partialBatch() async throws {
         let harness = try await IngestHarness(label: "ingest-partial")
         let body = [packetJSON(id: "ok-1"), #"{"id":"bad","messages":[]}"#, packetJSON(id: "ok-2")].joined(separator: "\n")
         try await harness.test { client in
+            let clean = try await client.post(
+                "/v1/packets:batch?partial=true", body: packetJSON(id: "ok-0"), contentType: "application/x-ndjson")
+            #expect(clean.status == .ok)
+            #expect(clean.json["accepted"] as? Int == 1)
             let response = try await client.post("/v1/packets:batch?partial=true", body: body, contentType: "application/x-ndjson")
-            #expect(response.status == .ok)
+            #expect(response.status == .unprocessableContent)
             let json = response.json
             #expect(json["accepted"] as? Int == 2)
             #expect(json["rejected"] as? Int == 1)
@@ -122,8 +126,27 @@ struct IngestRouteTests {
             #expect(results.map { $0["status"] as? Int } == [202, 422, 202])
             #expect(results[1]["field"] as? String == "[1].messages")
         }
-        let messages = try await harness.packetsInKafka(expected: 2)
-        #expect(Set(messages.map { String(decoding: $0.key ?? [], as: UTF8.self) }) == ["ok-1", "ok-2"])
+        let messages = try await harness.packetsInKafka(expected: 3)
+        #expect(Set(messages.map { String(decoding: $0.key ?? [], as: UTF8.self) }) == ["ok-0", "ok-1", "ok-2"])
+        await harness.close()
+    }
+
+    @Test("a route asked with a method it does not serve answers 405 with Allow; an unknown path 404")
+    func methodNotAllowed() async throws {
+        let harness = try await IngestHarness(label: "ingest-405")
+        try await harness.test { client in
+            for (uri, method, allow) in [
+                ("/v1/packets", HTTPRequest.Method.put, "POST"), ("/v1/packets", .get, "POST"),
+                ("/v1/packets:batch", .delete, "POST"), ("/metrics", .post, "GET"), ("/health/ready", .patch, "GET"),
+            ] {
+                let response = try await client.execute(uri: uri, method: method)
+                #expect(response.status == .methodNotAllowed, "\(method) \(uri)")
+                #expect(response.headers[.allow] == allow, "\(method) \(uri)")
+                #expect(response.json["error"] as? String == "method_not_allowed")
+            }
+            let missing = try await client.execute(uri: "/v1/nothing", method: .get)
+            #expect(missing.status == .notFound)
+        }
         await harness.close()
     }
 

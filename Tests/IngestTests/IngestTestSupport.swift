@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import KafkaTestSupport
+import Testing
 @testable import Ingest
 
 /// An ingest service on a test cluster, tested in process through its router.
@@ -25,8 +26,14 @@ struct IngestHarness {
     }
 
     func test<Value: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
-        let app = Application(router: service.makeRouter())
+        let app = Application(responder: service.makeRouter().buildCheckedResponder())
         return try await app.test(.router) { client in try await body(client) }
+    }
+
+    /// Runs `body` with the service listening on a loopback port, as a client outside the process sees it.
+    func testLive<Value: Sendable>(_ body: @Sendable (Int) async throws -> Value) async throws -> Value {
+        let app = Application(responder: service.makeRouter().buildCheckedResponder())
+        return try await app.test(.live) { client in try await body(try #require(client.port)) }
     }
 
     /// Every packet in the packets topic, in no particular order across partitions.

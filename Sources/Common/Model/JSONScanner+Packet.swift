@@ -59,7 +59,7 @@ extension JSONScanner {
         }
         try endObject()
         if !hasID {
-            note("missing_field", "a packet needs an \"id\": a string of 1 to \(limits.maxIDBytes) bytes", member: "id")
+            note("missing_field", "a packet needs an \"id\": a string of 1 to \(limits.maxIDLength) characters", member: "id")
         }
         if !hasMessages {
             note("missing_field", "a packet needs \"messages\": an array of message objects", member: "messages")
@@ -71,16 +71,19 @@ extension JSONScanner {
 
     private mutating func scanID(limits: PacketLimits) throws(ValidationError) -> StringToken? {
         guard current == JSONByte.quote else {
-            note("wrong_type", "\"id\" must be a string of 1 to \(limits.maxIDBytes) bytes")
+            note("wrong_type", "\"id\" must be a string of 1 to \(limits.maxIDLength) characters")
             try skipValue()
             return nil
         }
         let token = try scanString()
         if token.length == 0 {
             note("invalid_value", "\"id\" must not be empty")
-        } else if token.length > limits.maxIDBytes {
-            note("invalid_value", "\"id\" is \(token.length) bytes; at most \(limits.maxIDBytes) are allowed")
-            return nil
+        } else if token.length > limits.maxIDLength {
+            let count = characters(token)
+            if count > limits.maxIDLength {
+                note("invalid_value", "\"id\" is \(count) characters; at most \(limits.maxIDLength) are allowed")
+                return nil
+            }
         }
         return token
     }
@@ -95,9 +98,7 @@ extension JSONScanner {
         }
         let number = try scanNumber()
         if !number.isInteger {
-            note(
-                "wrong_type",
-                "\"timestamp\" must be an integer number of epoch milliseconds, without fraction or exponent")
+            note("wrong_type", "\"timestamp\" must be an integer number of epoch milliseconds (no fractional part)")
         } else if number.overflows {
             note("invalid_value", "\"timestamp\" is too large for epoch milliseconds")
         } else if number.isNegative && number.value != 0 {
@@ -206,9 +207,12 @@ extension JSONScanner {
             return ""
         }
         let token = try scanString()
-        guard token.length <= limits.maxMessageBytes else {
-            note("too_large", "\"message\" is \(token.length) bytes; at most \(limits.maxMessageBytes) are allowed")
-            return ""
+        if token.length > limits.maxMessageLength {
+            let count = characters(token)
+            if count > limits.maxMessageLength {
+                note("too_large", "\"message\" is \(count) characters; at most \(limits.maxMessageLength) are allowed")
+                return ""
+            }
         }
         return decode ? makeString(token) : ""
     }

@@ -169,6 +169,16 @@ extension JSONScanner {
         }
     }
 
+    /// Characters (Unicode scalars) of a validated string: its UTF-8 bytes that do not continue a sequence. Never
+    /// more than `token.length`, so a caller checks a limit on `length` first and counts only past it.
+    func characters(_ token: StringToken) -> Int {
+        let continuation = { (byte: UInt8) in byte & 0xC0 == 0x80 }
+        guard token.isEscaped else {
+            return (token.start..<token.end).reduce(0) { $0 + (continuation(bytes[$1]) ? 0 : 1) }
+        }
+        return unescapedBytes(token).reduce(0) { $0 + (continuation($1) ? 0 : 1) }
+    }
+
     /// The string's unescaped UTF-8 bytes.
     func unescapedBytes(_ token: StringToken) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: token.length) { buffer, count in

@@ -171,6 +171,8 @@ struct JSONScanner {
     }
 
     /// Scans a number at `pos`; its value when it is an integer that fits `Int64`.
+    /// Scans a number. Its value is exact when it is an integer — as JSON Schema counts integers: any number with
+    /// no fractional part, so `1.0`, `1e3` and `15.0e2` are integers too — and fits in 64 bits.
     mutating func scanNumber() throws(ValidationError) -> NumberToken {
         var token = NumberToken()
         if bytes[pos] == JSONByte.minus {
@@ -178,7 +180,9 @@ struct JSONScanner {
             pos += 1
         }
         guard pos < end, isDigit(bytes[pos]) else { throw unexpected("a digit") }
-        var magnitude: UInt64 = 0
+        // The digits, integer and fraction part together, without their trailing zeros (counted apart, so a long
+        // run of zeros never overflows): value = digits × 10^(exponent − fraction digits + trailing zeros).
+        var digits = DecimalDigits()
         if bytes[pos] == JSONByte.zero {
             pos += 1
             if pos < end, isDigit(bytes[pos]) {
@@ -186,28 +190,37 @@ struct JSONScanner {
             }
         } else {
             while pos < end, isDigit(bytes[pos]) {
-                if !token.overflows {
-                    let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
-                    let (sum, o2) = times10.addingReportingOverflow(UInt64(bytes[pos] &- JSONByte.zero))
-                    if o1 || o2 || sum > UInt64(Int64.max) { token.overflows = true } else { magnitude = sum }
-                }
+                digits.append(bytes[pos] &- JSONByte.zero)
                 pos += 1
             }
         }
+        var scale = 0
         if pos < end, bytes[pos] == JSONByte.dot {
-            token.isInteger = false
             pos += 1
             guard pos < end, isDigit(bytes[pos]) else { throw unexpected("a digit after '.'") }
-            while pos < end, isDigit(bytes[pos]) { pos += 1 }
+            while pos < end, isDigit(bytes[pos]) {
+                digits.append(bytes[pos] &- JSONByte.zero)
+                scale -= 1
+                pos += 1
+            }
         }
         if pos < end, bytes[pos] | 0x20 == JSONByte.e {
-            token.isInteger = false
             pos += 1
-            if pos < end, bytes[pos] == JSONByte.plus || bytes[pos] == JSONByte.minus { pos += 1 }
+            var negative = false
+            if pos < end, bytes[pos] == JSONByte.plus || bytes[pos] == JSONByte.minus {
+                negative = bytes[pos] == JSONByte.minus
+                pos += 1
+            }
             guard pos < end, isDigit(bytes[pos]) else { throw unexpected("a digit in the exponent") }
-            while pos < end, isDigit(bytes[pos]) { pos += 1 }
+            var exponent = 0
+            while pos < end, isDigit(bytes[pos]) {
+                // Far past any 64-bit value either way: stop counting, keep scanning.
+                if exponent < 1_000_000 { exponent = exponent * 10 + Int(bytes[pos] &- JSONByte.zero) }
+                pos += 1
+            }
+            scale += negative ? -exponent : exponent
         }
-        token.value = token.overflows ? 0 : Int64(magnitude)
+        (token.isInteger, token.overflows, token.value) = digits.integer(scale: scale)
         return token
     }
 
@@ -216,10 +229,54 @@ struct JSONScanner {
 
 /// A scanned number: whether it is an integer (no fraction, no exponent) and its value when that fits `Int64`.
 struct NumberToken {
+    /// No fractional part (see `scanNumber`).
     var isInteger = true
     var isNegative = false
+    /// An integer too large for `Int64`.
     var overflows = false
+    /// The magnitude, when an integer that fits.
     var value: Int64 = 0
+}
+
+/// A number's decimal digits as they are scanned, without trailing zeros.
+struct DecimalDigits {
+    private var magnitude: UInt64 = 0
+    /// Zeros seen after the last non-zero digit.
+    private var trailingZeros = 0
+    private var overflows = false
+
+    mutating func append(_ digit: UInt8) {
+        guard digit != 0 else {
+            trailingZeros += 1
+            return
+        }
+        if magnitude == 0 { trailingZeros = 0 }
+        for _ in 0..<(trailingZeros + 1) where !overflows {
+            let (times10, o) = magnitude.multipliedReportingOverflow(by: 10)
+            if o { overflows = true } else { magnitude = times10 }
+        }
+        trailingZeros = 0
+        let (sum, o) = magnitude.addingReportingOverflow(UInt64(digit))
+        if o { overflows = true } else { magnitude = sum }
+    }
+
+    /// Whether digits × 10^scale is an integer, whether it overflows `Int64`, and its magnitude when it fits.
+    func integer(scale: Int) -> (isInteger: Bool, overflows: Bool, value: Int64) {
+        if magnitude == 0, !overflows { return (true, false, 0) }
+        let exponent = scale + trailingZeros
+        // The last kept digit is not a zero, so a negative exponent leaves a fraction.
+        guard exponent >= 0 else { return (false, false, 0) }
+        var value = magnitude
+        var big = overflows || exponent > 19
+        if !big {
+            for _ in 0..<exponent where !big {
+                let (times10, o) = value.multipliedReportingOverflow(by: 10)
+                if o { big = true } else { value = times10 }
+            }
+        }
+        if big || value > UInt64(Int64.max) { return (true, true, 0) }
+        return (true, false, Int64(value))
+    }
 }
 
 /// The JSON bytes the scanner looks for.

@@ -2,7 +2,7 @@
 ///
 /// Unknown fields are not kept here: the pipeline forwards the packet's original bytes, which hold them.
 public struct Packet: Sendable, Equatable {
-    /// 1 to ``PacketLimits/maxIDBytes`` UTF-8 bytes.
+    /// 1 to ``PacketLimits/maxIDLength`` characters.
     public var id: String
     /// Epoch milliseconds, when the emitter sent one.
     public var timestamp: Int64?
