@@ -87,7 +87,7 @@ let package = Package(
             ],
             path: "Tests/KafkaTestSupport"
         ),
-        .testTarget(name: "CommonTests", dependencies: ["Common", "KafkaTestSupport"]),
+        .testTarget(name: "CommonTests", dependencies: ["Common", "CRdKafka", "KafkaTestSupport"]),
         .testTarget(
             name: "IngestTests",
             dependencies: ["Ingest", "Common", "KafkaTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],

@@ -117,7 +117,14 @@ struct AnalyserLoops: Service {
     /// analyser that has processed everything stays one marker behind the end: lag 1, replay never finished.
     func advancePastControlRecords(marks: (low: Int64, high: Int64)?) {
         let tp = service.topicPartition
-        let position = (try? service.consumer.position([tp]).first?.offset) ?? KafkaOffset.invalid
+        let position: Int64
+        do {
+            position = try service.consumer.position([tp]).first?.offset ?? KafkaOffset.invalid
+            service.positionCondition.succeeded()
+        } catch {
+            service.positionCondition.failed(error, action: "lag stays at the last processed offset until it answers")
+            position = KafkaOffset.invalid
+        }
         let nowMs = epochMilliseconds()
         service.state.withLock { s in
             if let marks { s.endOffset = max(s.endOffset, marks.high) }

@@ -21,6 +21,7 @@ public final class AnalyserService: Sendable {
     let audit = Locked<AuditLog?>(nil)
     let heartbeatCondition: ConditionLog
     let commitCondition: ConditionLog
+    let positionCondition: ConditionLog
     var topicPartition: TopicPartition { TopicPartition(config.topics.assigned, config.partition) }
 
     public init(config: AnalyserConfig, logger: Logger) throws {
@@ -43,6 +44,7 @@ public final class AnalyserService: Sendable {
         self.metrics = AnalyserMetrics(registry: registry, id: config.id)
         self.heartbeatCondition = ConditionLog("heartbeat", logger: logger)
         self.commitCondition = ConditionLog("commit of analysed offsets", logger: logger)
+        self.positionCondition = ConditionLog("reading the consumer position", logger: logger)
         self.state = Mutex(AnalyserRuntime(config: config))
     }
 

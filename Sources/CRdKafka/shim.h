@@ -20,6 +20,42 @@
 static _Atomic int32_t logdist_sticky_current = -1;
 static _Atomic int64_t logdist_sticky_until_us = 0;
 
+/* One decision of the sticky partitioner, a pure function of its inputs (tested without a clock or a broker). */
+typedef struct {
+    int32_t partition;
+    int64_t until_us;
+} logdist_sticky_choice;
+
+/*
+ * Keeps `current` while `now_us` is before `until_us` and it is available; else the next available partition after
+ * it in turn (the first one, when none is current, is now_us modulo the count), sticking `stick_us` from now. When
+ * none is available: the first candidate, where the message waits for a leader. `available(context, p)` says
+ * whether partition p has a leader.
+ */
+static inline logdist_sticky_choice logdist_sticky_choose(
+    int64_t now_us, int32_t current, int64_t until_us, int32_t partition_cnt, int64_t stick_us,
+    int (*available)(const void *context, int32_t partition), const void *context) {
+    if (current >= 0 && current < partition_cnt && now_us < until_us && available(context, current)) {
+        logdist_sticky_choice kept = {current, until_us};
+        return kept;
+    }
+    int32_t start = current < 0 || current >= partition_cnt ? (int32_t)(now_us % partition_cnt) : (current + 1) % partition_cnt;
+    int32_t chosen = start;
+    for (int32_t i = 0; i < partition_cnt; i++) {
+        int32_t candidate = (start + i) % partition_cnt;
+        if (available(context, candidate)) {
+            chosen = candidate;
+            break;
+        }
+    }
+    logdist_sticky_choice next = {chosen, now_us + stick_us};
+    return next;
+}
+
+static inline int logdist_sticky_topic_available(const void *rkt, int32_t partition) {
+    return rd_kafka_topic_partition_available((const rd_kafka_topic_t *)rkt, partition);
+}
+
 static int32_t logdist_sticky_partitioner(
     const rd_kafka_topic_t *rkt, const void *key, size_t keylen, int32_t partition_cnt, void *rkt_opaque,
     void *msg_opaque) {
@@ -32,20 +68,13 @@ static int32_t logdist_sticky_partitioner(
     int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     int32_t current = atomic_load_explicit(&logdist_sticky_current, memory_order_relaxed);
     int64_t until = atomic_load_explicit(&logdist_sticky_until_us, memory_order_relaxed);
-    if (current >= 0 && current < partition_cnt && now < until && rd_kafka_topic_partition_available(rkt, current))
-        return current;
-    int32_t start = current < 0 ? (int32_t)(now % partition_cnt) : (current + 1) % partition_cnt;
-    int32_t chosen = start; /* none available: the first candidate, where the message waits for a leader */
-    for (int32_t i = 0; i < partition_cnt; i++) {
-        int32_t candidate = (start + i) % partition_cnt;
-        if (rd_kafka_topic_partition_available(rkt, candidate)) {
-            chosen = candidate;
-            break;
-        }
+    logdist_sticky_choice choice = logdist_sticky_choose(
+        now, current, until, partition_cnt, (int64_t)(uintptr_t)rkt_opaque, logdist_sticky_topic_available, rkt);
+    if (choice.partition != current || choice.until_us != until) {
+        atomic_store_explicit(&logdist_sticky_current, choice.partition, memory_order_relaxed);
+        atomic_store_explicit(&logdist_sticky_until_us, choice.until_us, memory_order_relaxed);
     }
-    atomic_store_explicit(&logdist_sticky_current, chosen, memory_order_relaxed);
-    atomic_store_explicit(&logdist_sticky_until_us, now + (int64_t)(uintptr_t)rkt_opaque, memory_order_relaxed);
-    return chosen;
+    return choice.partition;
 }
 
 /*

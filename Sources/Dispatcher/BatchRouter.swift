@@ -316,7 +316,7 @@ struct BatchRouter {
 
     /// Seeks the batch's partitions back to where the batch began (partitions since revoked are skipped).
     private func rewind(to firstOffsets: [TopicPartition: Int64]) async {
-        let owned = Set((try? consumer.assignment()) ?? [])
+        let owned = Set(currentAssignment())
         let targets = firstOffsets.filter { owned.contains($0.key) }.map { TopicPartitionOffset($0.key.topic, $0.key.partition, $0.value) }
         guard !targets.isEmpty else { return }
         do {
@@ -326,9 +326,19 @@ struct BatchRouter {
         }
     }
 
+    /// The consumer's partitions; none (logged) if librdkafka cannot say, which happens only once it is closing.
+    private func currentAssignment() -> [TopicPartition] {
+        do {
+            return try consumer.assignment()
+        } catch {
+            logger.warning("the consumer cannot tell its assignment", metadata: [LogKeys.kafkaError: "\(error)"])
+            return []
+        }
+    }
+
     /// No healthy analyser: pause every input partition (the backlog waits in Kafka) and keep serving rebalances.
     private mutating func holdInput() async throws {
-        let assignment = (try? consumer.assignment()) ?? []
+        let assignment = currentAssignment()
         try consumer.pause(assignment)
         if !paused {
             paused = true
@@ -344,7 +354,7 @@ struct BatchRouter {
     }
 
     private mutating func resumeInput() throws {
-        let assignment = (try? consumer.assignment()) ?? []
+        let assignment = currentAssignment()
         try consumer.resume(assignment)
         paused = false
         service.setPaused(false)

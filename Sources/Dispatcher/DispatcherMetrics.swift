@@ -15,6 +15,8 @@ final class DispatcherMetrics: Sendable {
     let healthyAnalysers: Gauge
     let feedBlind: Gauge
     let repeatsDropped: Counter
+    let queryErrors: Counter
+    let rebalanceErrors: Counter
     let retryWindowLoads: Counter
     let retryWindowPackets: Gauge
     private let perAnalyser = Mutex<[String: AnalyserSeries]>([:])
@@ -42,6 +44,11 @@ final class DispatcherMetrics: Sendable {
         feedBlind = registry.gauge(
             "dispatcher", "heartbeats_feed_blind", unit: "seconds",
             help: "How long the heartbeats partition has answered no probe (0 while the feed is current)")
+        queryErrors = registry.counter(
+            "dispatcher", "offset_query_errors",
+            help: "End-offset and partition-count queries of the assigned topic that failed (the last values are kept)")
+        rebalanceErrors = registry.counter(
+            "dispatcher", "rebalance_errors", help: "Rebalances whose assignment or revocation librdkafka refused")
         repeatsDropped = registry.counter(
             "dispatcher", "repeats_dropped",
             help: "Packets not routed because their id repeats one routed within the retry window of their partition")

@@ -105,11 +105,23 @@ struct HeartbeatReader: Service {
         let assigned = service.config.topics.assigned
         var lastSlotCheck = ContinuousClock.now.advanced(by: .seconds(-60))
         var feedWasBlind = false
+        // A failing query keeps the last known values (lag judged on the last end offsets); said once, counted always.
+        let slotQuery = ConditionLog("reading the partition count of \(assigned)", logger: service.logger)
+        let endQuery = ConditionLog("reading end offsets of \(assigned)", logger: service.logger)
         while !Task.isCancelled {
             if ContinuousClock.now - lastSlotCheck > .seconds(10) {
                 lastSlotCheck = ContinuousClock.now
                 // The assigned topic may have grown (a new analyser slot); claims beyond it are never routed to.
-                if let count = try? await service.admin.partitionCount(topic: assigned, timeout: .seconds(5)) {
+                let counted: Int?
+                do {
+                    counted = try await service.admin.partitionCount(topic: assigned, timeout: .seconds(5))
+                    slotQuery.succeeded()
+                } catch {
+                    counted = nil
+                    service.metrics.queryErrors.increment()
+                    slotQuery.failed(error, action: "keeping the last count, trying again in 10 s")
+                }
+                if let count = counted {
                     let beyond = service.runtime.withLock { r in
                         r.assignedSlots = Int32(count)
                         return r.table.snapshot(nowMs: epochMilliseconds()).filter { $0.partition >= Int32(count) }.map(\.id)
@@ -123,8 +135,13 @@ struct HeartbeatReader: Service {
             }
             let partitions = service.runtime.withLock { $0.table.partitions }
             for partition in partitions {
-                if let marks = try? await service.admin.watermarks(TopicPartition(assigned, partition), timeout: .seconds(2)) {
+                do {
+                    let marks = try await service.admin.watermarks(TopicPartition(assigned, partition), timeout: .seconds(2))
                     service.runtime.withLock { $0.table.updateEndOffset(partition: partition, endOffset: marks.high) }
+                    endQuery.succeeded()
+                } catch {
+                    service.metrics.queryErrors.increment()
+                    endQuery.failed(error, action: "lag is judged on the last end offsets read")
                 }
             }
             let now = epochMilliseconds()

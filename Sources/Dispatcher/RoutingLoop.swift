@@ -39,8 +39,9 @@ struct RoutingLoop: Service {
             case .revoked(let partitions):
                 revocations.add(partitions)
                 owner.runtime.withLock { $0.inputPartitions = [] }
-            case .failed(let reason):
-                logger.error("rebalance failed", metadata: [LogKeys.error: "\(reason)"])
+            case .failed:
+                // Logged by the consumer; the group rebalances again.
+                metrics.rebalanceErrors.increment()
             }
         }
         try consumer.subscribe([service.config.topics.packets])

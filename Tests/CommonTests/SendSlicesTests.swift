@@ -55,11 +55,13 @@ struct SendSlicesTests {
         let cluster = try TestCluster(label: "sticky")
         let topic = try await cluster.createTopic("sticky", partitions: 4)
         var config = cluster.producerConfig()
-        config.stickyPartitioning = .milliseconds(200)
+        // Bursts are microseconds long and the pauses between them longer than the stick: the real clock decides
+        // nothing close (the decision itself is tested exhaustively in StickyChoiceTests).
+        config.stickyPartitioning = .milliseconds(500)
         let producer = try KafkaProducer(configuration: config, logger: cluster.logger)
         // Make sure the topic's partitions are known, so the partitioner (not the unassigned queue) places bursts.
         _ = try await producer.send(OutgoingMessage(topic: topic, key: Array("warm-up".utf8), value: Array("w".utf8)))
-        try await Task.sleep(for: .milliseconds(250))
+        try await Task.sleep(for: .milliseconds(700))
         let bursts = 5
         let perBurst = 40
         for burst in 0..<bursts {
@@ -76,7 +78,7 @@ struct SendSlicesTests {
                 topic: topic, values: values, keys: keys, slices: slices, header: KafkaHeader("h", string: "v"))
             #expect(outcome.failed == 0)
             // Longer than the stick: the next burst starts a new window.
-            try await Task.sleep(for: .milliseconds(250))
+            try await Task.sleep(for: .milliseconds(700))
         }
         await producer.close(timeout: .seconds(5))
 

@@ -276,7 +276,12 @@ public final class KafkaConsumer: Sendable {
         let client = client
         let flag = wakeInFlight
         DispatchQueue.global(qos: .utility).async {
-            _ = try? client.watermarks(partition, timeout: .seconds(1))
+            do {
+                _ = try client.watermarks(partition, timeout: .seconds(1))
+            } catch {
+                // Only a nudge: the fetcher wakes by itself within a second anyway.
+                client.logger.debug("fetcher nudge unanswered", metadata: [LogKeys.kafkaError: "\(error)"])
+            }
             flag.clear()
         }
     }
@@ -302,11 +307,15 @@ public final class KafkaConsumer: Sendable {
     public func close() async {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let client = client
-        _ = try? await executor.run {
-            let err = rd_kafka_consumer_close(client.handle)
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                client.logger.warning("consumer close", metadata: [LogKeys.kafkaError: "\(KafkaError(code: err, context: "close"))"])
+        do {
+            try await executor.run {
+                let err = rd_kafka_consumer_close(client.handle)
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    client.logger.warning("consumer close", metadata: [LogKeys.kafkaError: "\(KafkaError(code: err, context: "close"))"])
+                }
             }
+        } catch {
+            client.logger.warning("consumer close did not run", metadata: [LogKeys.error: "\(error)"])
         }
     }
 
@@ -354,29 +363,48 @@ public final class KafkaConsumer: Sendable {
         let context = ClientContext.from(rk)
         let tps = partitions.map { PartitionList.read($0).map(\.topicPartition) } ?? []
         let cooperative = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
+        // A refused assign or unassign is the handler's to count: the group will rebalance again, but until then
+        // this member fetches the wrong partitions.
+        func refused(_ error: KafkaError) {
+            context?.logger.error("rebalance not applied", metadata: [LogKeys.kafkaError: "\(error)"])
+            context?.rebalanceHandler?(.failed("\(error)"))
+        }
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            if cooperative {
-                if let error = rd_kafka_incremental_assign(rk, partitions) { _ = KafkaError(consuming: error, context: "assign") }
-            } else {
-                rd_kafka_assign(rk, partitions)
+            if let error = Self.apply(rk, partitions, assign: true, cooperative: cooperative) {
+                refused(error)
+                return
             }
             context?.logger.info("partitions assigned", metadata: [LogKeys.count: "\(tps.count)", "kafka.partitions": "\(tps)"])
             context?.rebalanceHandler?(.assigned(tps))
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             context?.rebalanceHandler?(.revoked(tps))
-            if cooperative {
-                if let error = rd_kafka_incremental_unassign(rk, partitions) { _ = KafkaError(consuming: error, context: "unassign") }
-            } else {
-                rd_kafka_assign(rk, nil)
+            if let error = Self.apply(rk, partitions, assign: false, cooperative: cooperative) {
+                refused(error)
+                return
             }
             context?.logger.info("partitions revoked", metadata: [LogKeys.count: "\(tps.count)", "kafka.partitions": "\(tps)"])
         default:
-            rd_kafka_assign(rk, nil)
             let text = String(cString: rd_kafka_err2str(err))
             context?.logger.error("rebalance failed", metadata: [LogKeys.kafkaError: "\(text)"])
+            if let error = Self.apply(rk, nil, assign: false, cooperative: false) { refused(error) }
             context?.rebalanceHandler?(.failed(text))
         }
+    }
+}
+
+extension KafkaConsumer {
+    /// Applies a rebalance's assignment (or revocation) the way the group's protocol needs it; the error, if any.
+    fileprivate static func apply(
+        _ rk: OpaquePointer, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, assign: Bool,
+        cooperative: Bool
+    ) -> KafkaError? {
+        if cooperative {
+            let error = assign ? rd_kafka_incremental_assign(rk, partitions) : rd_kafka_incremental_unassign(rk, partitions)
+            return error.map { KafkaError(consuming: $0, context: assign ? "incremental assign" : "incremental unassign") }
+        }
+        let err = rd_kafka_assign(rk, assign ? partitions : nil)
+        return err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(code: err, context: assign ? "assign" : "unassign")
     }
 }
 

@@ -335,7 +335,11 @@ public final class KafkaProducer: Sendable {
     @discardableResult
     public func flush(timeout: Duration) async -> Int {
         let client = client
-        _ = try? await executor.run { rd_kafka_flush(client.handle, timeout.milliseconds).rawValue }
+        do {
+            _ = try await executor.run { rd_kafka_flush(client.handle, timeout.milliseconds).rawValue }
+        } catch {
+            client.logger.warning("flush did not run", metadata: [LogKeys.error: "\(error)"])
+        }
         // In event mode flush waits for the queue to drain; give the poller time to hand out the last reports.
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(500))
         while core.pendingCount > 0, ContinuousClock.now < deadline {
