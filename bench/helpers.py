@@ -151,7 +151,8 @@ def gen_bodies(tsv, out, per_body):
 
 
 def poll_dispatch(url, target, started, timeout):
-    """Polls GET /v1/analysers every 100 ms until dispatchedTotal >= target.
+    """Polls GET /v1/analysers (of one dispatcher, or of several: comma-separated) every 100 ms until
+    dispatchedTotal (summed) >= target.
 
     Prints {firstT, firstCount, endT, total, fromStartPps, steadyPps, delivery, healthy}.
     """
@@ -162,11 +163,15 @@ def poll_dispatch(url, target, started, timeout):
     doc = {}
     while time.time() < deadline:
         t = time.time()
-        try:
-            doc = get_json(url, timeout=1)
-            total = int(doc.get("dispatchedTotal", 0))
-        except Exception:
-            pass
+        # Several dispatchers (comma-separated URLs): their totals add up.
+        seen = 0
+        for one in url.split(","):
+            try:
+                doc = get_json(one, timeout=1)
+                seen += int(doc.get("dispatchedTotal", 0))
+            except Exception:
+                pass
+        total = max(total, seen)
         if total > 0 and first_t is None:
             first_t, first_n = t, total
         if total >= target:
@@ -350,6 +355,71 @@ def table(rows_path, meta_path, json_out, md_out):
         f.write("\nRaw numbers: `bench/results.json`. Method: `bench/run` (read its header).\n")
 
 
+def cpu_seconds(pids):
+    """CPU seconds (user + system) used so far by the given processes; missing ones count 0."""
+    hz = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    print("%.3f" % (total / hz))
+
+
+def listener_pids(bootstrap):
+    """The processes listening on the ports of a bootstrap list (host:port,...): a local cluster's brokers."""
+    ports = {int(part.rsplit(":", 1)[1]) for part in bootstrap.split(",") if ":" in part}
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            for line in open(table).readlines()[1:]:
+                f = line.split()
+                if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) in ports:
+                    inodes.add(f[9])
+        except OSError:
+            pass
+    pids = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir("/proc/%s/fd" % pid):
+                link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    pids.add(pid)
+                    break
+        except OSError:
+            pass
+    print(" ".join(sorted(pids)))
+
+
+def metric_sum(url, name):
+    """Sum of every sample of a Prometheus metric (all label sets) at url; 0 when absent."""
+    total = 0.0
+    try:
+        for line in urllib.request.urlopen(url, timeout=2).read().decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                total += float(line.rsplit(" ", 1)[1])
+    except Exception:
+        pass
+    print(total)
+
+
+def cpu_run(out, command):
+    """Runs command (its output to stdout/stderr as usual) and writes {seconds, cpuSeconds, cores} of it to `out`:
+    how busy the load tool itself was, to tell whether it could be the bottleneck."""
+    import resource
+    import subprocess
+    t0 = time.time()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    code = subprocess.call(command)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = time.time() - t0
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    json.dump({"seconds": seconds, "cpuSeconds": cpu, "cores": cpu / seconds if seconds > 0 else None}, open(out, "w"))
+    sys.exit(code)
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "free-port":
@@ -370,6 +440,14 @@ def main():
         poll_replay(args[0], int(args[1]), args[2])
     elif cmd == "vmhwm":
         vmhwm(args[0])
+    elif cmd == "cpu-run":
+        cpu_run(args[0], args[1:])
+    elif cmd == "cpu-seconds":
+        cpu_seconds(args)
+    elif cmd == "listener-pids":
+        listener_pids(args[0])
+    elif cmd == "metric-sum":
+        metric_sum(args[0], args[1])
     elif cmd == "cpu-monitor":
         cpu_monitor(*args)
     elif cmd == "table":

@@ -12,6 +12,9 @@ struct BatchRouter {
     private var retries: RetryFilter
     private let retryLog: ConditionLog
     private var paused = false
+    /// Partitions of the assigned topic the producer is known to see; more appear when an analyser grows the topic.
+    private var producerSlots: Int32 = 0
+    private var nextMetadataRefresh = ContinuousClock.now
     private var previousWasFull = false
     private var nudges = 0
     private var logger: Logger { service.logger }
@@ -30,7 +33,7 @@ struct BatchRouter {
         // A batch collected while the previous one was being made durable.
         var carried = InputBatch()
         while !Task.isCancelled {
-            if healthyMembers().isEmpty {
+            if await healthyMembers().isEmpty {
                 if !carried.isEmpty {
                     await rewind(to: carried.firstOffsets)
                     carried = InputBatch()
@@ -49,7 +52,7 @@ struct BatchRouter {
             guard !batch.isEmpty else { continue }
             // Health is read again once the batch is in hand: collecting can take a while, and an analyser that
             // went stale meanwhile must not get this batch.
-            let members = healthyMembers()
+            let members = await healthyMembers()
             if members != selector.members { selector.update(members) }
             guard selector.totalWeight > 0 else {
                 await rewind(to: batch.firstOffsets)
@@ -60,10 +63,24 @@ struct BatchRouter {
         if !carried.isEmpty { await rewind(to: carried.firstOffsets) }
     }
 
-    private func healthyMembers() -> [SelectorMember] {
-        service.runtime.withLock { r in
-            r.table.healthyMembers(nowMs: epochMilliseconds()).filter { $0.partition < r.assignedSlots }
+    /// Healthy analysers whose partitions the topic has and the producer knows of: a partition added since is
+    /// routed to once the producer's metadata shows it (refreshed here, at most once a second while it lags).
+    private mutating func healthyMembers() async -> [SelectorMember] {
+        let (members, slots) = service.runtime.withLock { r in
+            (r.table.healthyMembers(nowMs: epochMilliseconds()).filter { $0.partition < r.assignedSlots }, r.assignedSlots)
         }
+        if slots > producerSlots, ContinuousClock.now >= nextMetadataRefresh {
+            nextMetadataRefresh = ContinuousClock.now + .seconds(1)
+            do {
+                if let count = try await sink.producer.refreshMetadata(topic: config.topics.assigned) {
+                    producerSlots = Int32(count)
+                    logger.info("routing to \(count) analyser partitions", metadata: [LogKeys.topic: "\(config.topics.assigned)"])
+                }
+            } catch {
+                logger.warning("the producer's metadata could not be refreshed", metadata: [LogKeys.kafkaError: "\(error)"])
+            }
+        }
+        return members.filter { $0.partition < producerSlots }
     }
 
     /// Collects a batch with nothing else in flight: it ships as soon as it has something (see `BatchWindow`).
@@ -80,7 +97,7 @@ struct BatchRouter {
         // Nothing is in hand between batches, so earlier revocations no longer matter, but for the windows.
         if previous == nil { forgetWindows(of: revocations.take()) }
         let window = BatchWindow(
-            start: .now, linger: config.batchLinger, maxWindow: config.commitInterval, capacity: config.batchSize)
+            start: .now, linger: config.linger(for: sink.mode), maxWindow: config.commitInterval, capacity: config.batchSize)
         var lastPollEmpty = false
         while !Task.isCancelled {
             let step = window.next(
@@ -161,7 +178,7 @@ struct BatchRouter {
             defer { signal.finish() }
             let started = ContinuousClock.now
             do {
-                try await Self.commit(batch, picks: picks, routes: routes, offsets: offsets, sink: sink, consumer: consumer)
+                try await BatchCommit.run(batch.chunks, picks: picks, routes: routes, offsets: offsets, sink: sink, consumer: consumer)
                 return .success(ContinuousClock.now - started)
             } catch {
                 return .failure(error)
@@ -253,65 +270,6 @@ struct BatchRouter {
     private mutating func forgetWindows(of revoked: Set<TopicPartition>) {
         guard !revoked.isEmpty else { return }
         retries.forget(revoked.filter { $0.topic == config.topics.packets }.map(\.partition))
-    }
-
-    /// Runs the steps `CommitDecider` chooses until the batch is durable (returns), must be redone (throws the
-    /// error that made it so), or the producer cannot continue (throws a fatal error).
-    private static func commit(
-        _ batch: InputBatch, picks: [[Int32]], routes: KafkaProducer.Routes, offsets: [TopicPartitionOffset],
-        sink: BatchSink, consumer: KafkaConsumer
-    ) async throws {
-        var decider = CommitDecider(mode: sink.mode)
-        var step = decider.first
-        var cause: (any Error)?
-        while true {
-            var failure: (any Error)?
-            do {
-                try await perform(step, batch: batch, picks: picks, routes: routes, offsets: offsets, sink: sink, consumer: consumer)
-            } catch {
-                failure = error
-                if step != .abort { cause = error }
-            }
-            switch decider.next(after: step, CommitDecider.Outcome(failure)) {
-            case .run(let next):
-                step = next
-            case .retry(let again, let pause):
-                try await Task.sleep(for: pause)
-                step = again
-            case .done:
-                return
-            case .redo:
-                throw cause ?? failure ?? KafkaError(kind: .broker, message: "batch not committed")
-            case .giveUp:
-                let error = failure ?? cause
-                if let kafka = error as? KafkaError, kafka.isFatal { throw kafka }
-                throw KafkaError(
-                    kind: .fatal, message: "the transaction could not be aborted: \(error.map { "\($0)" } ?? "unknown")")
-            }
-        }
-    }
-
-    private static func perform(
-        _ step: CommitDecider.Step, batch: InputBatch, picks: [[Int32]], routes: KafkaProducer.Routes,
-        offsets: [TopicPartitionOffset], sink: BatchSink, consumer: KafkaConsumer
-    ) async throws {
-        switch (step, sink) {
-        case (.begin, .transactional(let txn)):
-            try await txn.beginTransaction()
-        case (.produce, _):
-            // Every output acknowledged before anything is committed.
-            try await sink.producer.forward(batch.chunks, picks: picks, routes: routes)
-        case (.sendOffsets, .transactional(let txn)):
-            try await txn.sendOffsetsToTransaction(offsets, groupMetadata: try consumer.groupMetadata(), timeout: .seconds(30))
-        case (.commit, .transactional(let txn)):
-            try await txn.commitTransaction(timeout: .seconds(60))
-        case (.commit, .plain):
-            try await consumer.commit(offsets)
-        case (.abort, .transactional(let txn)):
-            try await txn.abortTransaction(timeout: .seconds(60))
-        case (.begin, .plain), (.sendOffsets, .plain), (.abort, .plain):
-            preconditionFailure("CommitDecider chose \(step) for a non-transactional producer")
-        }
     }
 
     /// Seeks the batch's partitions back to where the batch began (partitions since revoked are skipped).

@@ -22,9 +22,17 @@ public struct DispatcherConfig: Sendable {
     /// `batchSize` packets, or after this long collecting, whichever first: the bound on the latency batching adds
     /// while commits are slow. A backlog still moves in full batches.
     public var commitInterval: Duration = .milliseconds(10)
-    /// The least time a batch collects even when the previous one is already durable. 0 (the default) keeps latency
-    /// lowest; raise it to make fewer, larger transactions on a busy real cluster.
-    public var batchLinger: Duration = .zero
+    /// The least time a batch collects even when the previous one is already durable; nil: by delivery mode (see
+    /// `linger(for:)`).
+    public var batchLinger: Duration?
+
+    /// Exactly-once: a batch is a transaction, and each costs the broker a commit marker per partition and a round of
+    /// coordinator requests, so transactions begin at most every 10 ms under load (measured on Apache Kafka 3.7: back to
+    /// back they came every 3–5 ms and cost the broker about twice the CPU per packet, for a p99 that was no better).
+    /// A quiet input still ships at once: the linger counts from when collection began. At-least-once: 0.
+    public func linger(for mode: DeliveryMode) -> Duration {
+        batchLinger ?? (mode == .exactlyOnce ? .milliseconds(10) : .zero)
+    }
     public var batchSize = 5000
     /// This instance's id. Given by the operator, it is stable across restarts: the transactional id and the static
     /// group membership derive from it, so a restarted instance fences its killed predecessor's open transaction and

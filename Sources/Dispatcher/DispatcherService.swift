@@ -110,13 +110,8 @@ public final class DispatcherService: Sendable {
         guard action == "fail" || action == "begin" else {
             throw APIError(status: .notFound, error: "not_found", field: "action", detail: "use /v1/analysers/{id}/fail or /begin")
         }
-        guard let token = config.adminToken else {
-            throw APIError(
-                status: .unauthorized, error: "unauthorized",
-                detail: "admin actions are disabled: start the dispatcher with --admin-token or LOGDIST_ADMIN_TOKEN",
-                headers: [.wwwAuthenticate: "Bearer"])
-        }
-        guard token.authorizes(incoming) else { throw APIError.unauthorized() }
+        try authorizeAdmin(incoming)
+        guard let token = config.adminToken else { throw APIError.unauthorized() }
         guard let url = config.analyserURLs[id] else {
             throw APIError(
                 status: .notFound, error: "unknown_analyser", field: "id",
@@ -181,6 +176,12 @@ public final class DispatcherService: Sendable {
             Response(
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
+        }
+        router.put("/v1/analysers/{id}/weight") { [self] request, context -> Response in
+            try await changeWeight(id: try context.parameters.require("id"), request: request, remove: false)
+        }
+        router.delete("/v1/analysers/{id}/weight") { [self] request, context -> Response in
+            try await changeWeight(id: try context.parameters.require("id"), request: request, remove: true)
         }
         router.post("/v1/analysers/{id}/{action}") { [self] request, context -> Response in
             let id = try context.parameters.require("id")

@@ -31,6 +31,8 @@ public struct HealthPolicy: Sendable, Equatable {
 /// Why an analyser is or is not healthy; the first that applies, in the order listed after `healthy`.
 public enum HealthReason: String, Sendable, Codable {
     case healthy
+    /// An operator retired it (`logdist drain`): no new packets.
+    case retired
     /// Its last heartbeat said it shut down.
     case down
     /// Its last heartbeat is older than the timeout.
@@ -46,7 +48,12 @@ public enum HealthReason: String, Sendable, Codable {
 public struct AnalyserStatus: Sendable, Equatable, Codable {
     public var id: String
     public var partition: Int32
+    /// The weight routing uses: the operator's (`logdist weight`), else the analyser's own.
     public var weight: Int
+    /// The weight the analyser's heartbeats carry.
+    public var ownWeight: Int
+    /// Whether `weight` is an operator's override.
+    public var weightOverridden: Bool
     public var state: AnalyserState
     /// Epoch milliseconds of its last heartbeat (never later than when it was consumed).
     public var lastHeartbeatMs: Int64
@@ -83,6 +90,8 @@ public struct HealthTable: Sendable {
     private var lastProbeMs: Int64?
     /// The last blind period that ended, [start, end).
     private var lastBlindness: (start: Int64, end: Int64)?
+    /// Operators' weights and retirements, from the heartbeats topic.
+    public private(set) var directives = FleetDirectives()
 
     private struct Entry: Sendable {
         var heartbeat: Heartbeat
@@ -164,6 +173,18 @@ public struct HealthTable: Sendable {
         return nowMs - lastMs - min(blind, policy.maxBlindMs)
     }
 
+    /// Forgets an analyser removed from the fleet (a tombstone on its id: `logdist drain` at the end).
+    public mutating func forget(_ id: String, nowMs: Int64) {
+        guard let entry = entries.removeValue(forKey: id) else { return }
+        resolve(entry.heartbeat.partition, nowMs: nowMs)
+    }
+
+    /// Records an operator's directive (or its withdrawal) read from the heartbeats topic; takes effect at the next
+    /// `healthyMembers`.
+    public mutating func apply(_ directive: FleetDirective.Parsed) {
+        directives.apply(directive)
+    }
+
     /// Records the end offset (high watermark) of an analyser partition, polled by the service.
     public mutating func updateEndOffset(partition: Int32, endOffset: Int64) {
         endOffsets[partition] = endOffset
@@ -193,7 +214,7 @@ public struct HealthTable: Sendable {
             .filter { reason(for: $0, nowMs: nowMs) == .healthy }
             .map {
                 SelectorMember(
-                    id: $0.heartbeat.id, partition: $0.heartbeat.partition, weight: $0.heartbeat.weight)
+                    id: $0.heartbeat.id, partition: $0.heartbeat.partition, weight: weight(of: $0))
             }
             .sorted { $0.id < $1.id }
     }
@@ -204,8 +225,8 @@ public struct HealthTable: Sendable {
             let heartbeat = entry.heartbeat
             let reason = reason(for: entry, nowMs: nowMs)
             return AnalyserStatus(
-                id: heartbeat.id, partition: heartbeat.partition, weight: heartbeat.weight,
-                state: heartbeat.state,
+                id: heartbeat.id, partition: heartbeat.partition, weight: weight(of: entry), ownWeight: heartbeat.weight,
+                weightOverridden: directives.weights[heartbeat.id] != nil, state: heartbeat.state,
                 lastHeartbeatMs: entry.lastHeartbeatMs,
                 heartbeatAgeMs: max(0, nowMs - entry.lastHeartbeatMs),
                 committedOffset: heartbeat.committedOffset, endOffset: endOffsets[heartbeat.partition],
@@ -221,12 +242,17 @@ public struct HealthTable: Sendable {
     }
 
     private func reason(for entry: Entry, nowMs: Int64) -> HealthReason {
+        if directives.retired.contains(entry.heartbeat.id) { return .retired }
         if entry.heartbeat.state == .down { return .down }
         if !isFresh(entry, nowMs: nowMs) { return .stale }
         if owners[entry.heartbeat.partition] != entry.heartbeat.id { return .conflict }
-        if entry.heartbeat.weight <= 0 { return .zeroWeight }
+        if weight(of: entry) <= 0 { return .zeroWeight }
         if (lag(of: entry) ?? 0) >= policy.maxLag { return .lagging }
         return .healthy
+    }
+
+    private func weight(of entry: Entry) -> Int {
+        directives.weight(of: entry.heartbeat.id, heartbeat: entry.heartbeat.weight)
     }
 
     private func isFresh(_ entry: Entry, nowMs: Int64) -> Bool {

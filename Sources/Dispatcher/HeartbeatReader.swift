@@ -68,11 +68,21 @@ struct HeartbeatReader: Service {
             guard !batch.messages.isEmpty else { continue }
             let now = epochMilliseconds()
             var heartbeats: [Heartbeat] = []
+            var directives: [FleetDirective.Parsed] = []
+            var removed: [String] = []
             var probeSeen = false
             for message in batch.messages {
-                guard let value = message.value else { continue }  // a tombstone: an analyser was retired
                 if FeedProbe.isProbe(key: message.key) {
-                    if let probe = FeedProbe.decode(value), probe.writer == writer { probeSeen = true }
+                    if let value = message.value, let probe = FeedProbe.decode(value), probe.writer == writer { probeSeen = true }
+                    continue
+                }
+                if let key = message.key, let directive = FleetDirective.parse(key: String(decoding: key, as: UTF8.self), value: message.value) {
+                    directives.append(directive)
+                    continue
+                }
+                guard let value = message.value else {
+                    // A tombstone: the analyser was removed from the fleet.
+                    if let key = message.key { removed.append(String(decoding: key, as: UTF8.self)) }
                     continue
                 }
                 do {
@@ -83,8 +93,11 @@ struct HeartbeatReader: Service {
             }
             let events = service.runtime.withLock { runtime in
                 if probeSeen { runtime.table.feedConfirmed(observedAtMs: now) }
+                for directive in directives { runtime.table.apply(directive) }
+                for id in removed { runtime.table.forget(id, nowMs: now) }
                 return heartbeats.flatMap { runtime.table.apply($0, observedAtMs: now) }
             }
+            for directive in directives { service.log(directive) }
             service.log(events)
         }
     }
@@ -109,7 +122,11 @@ struct HeartbeatReader: Service {
         let slotQuery = ConditionLog("reading the partition count of \(assigned)", logger: service.logger)
         let endQuery = ConditionLog("reading end offsets of \(assigned)", logger: service.logger)
         while !Task.isCancelled {
-            if ContinuousClock.now - lastSlotCheck > .seconds(10) {
+            // An analyser claiming a partition beyond the known count has just grown the topic: look again at once
+            // (at most once a second) rather than at the next 10-second check.
+            let claimsBeyond = service.runtime.withLock { r in r.table.partitions.contains { $0 >= r.assignedSlots } }
+            let sinceCheck = ContinuousClock.now - lastSlotCheck
+            if sinceCheck > .seconds(10) || (claimsBeyond && sinceCheck > .seconds(1)) {
                 lastSlotCheck = ContinuousClock.now
                 // The assigned topic may have grown (a new analyser slot); claims beyond it are never routed to.
                 let counted: Int?

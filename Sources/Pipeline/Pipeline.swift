@@ -25,6 +25,7 @@ public struct AnalyserSpec: Sendable, Equatable {
             guard let weight = Int(pieces.last ?? ""), weight >= 0, !id.isEmpty else {
                 throw ValidationFailure("analyser '\(part)': expected id:weight or a weight (a non-negative integer)")
             }
+            if let problem = AnalyserID.problem(with: id) { throw ValidationFailure(problem) }
             return AnalyserSpec(id: id, weight: weight)
         }
     }

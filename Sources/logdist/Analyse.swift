@@ -31,6 +31,7 @@ struct Analyse: AsyncParsableCommand {
     func run() async throws {
         let logger = try log.bootstrap(label: "logdist.analyser")
         guard let id = id ?? env("LOGDIST_ANALYSER_ID") else { throw ValidationError("--id is required (or LOGDIST_ANALYSER_ID)") }
+        if let problem = AnalyserID.problem(with: id) { throw ValidationError(problem) }
         guard let partition = try partition ?? env("LOGDIST_PARTITION").map({ text -> Int32 in
             guard let value = Int32(text) else { throw ValidationError("LOGDIST_PARTITION=\(text) is not a partition number") }
             return value

@@ -24,7 +24,7 @@ struct Dispatch: AsyncParsableCommand {
     @Option(help: "An analyser lagging by this many packets or more gets none until it catches up (env LOGDIST_MAX_LAG; default 100000).")
     var maxLag: Int64?
     @Option(help: "A batch ships as soon as the previous one is committed, or after this many milliseconds of collecting while it is not (env LOGDIST_COMMIT_INTERVAL_MS; default 10).") var commitIntervalMs: Int?
-    @Option(help: "A batch collects at least this many milliseconds even when the previous one is committed; raise it to cut transaction overhead on busy real clusters (env LOGDIST_BATCH_LINGER_MS; default 0).") var batchLingerMs: Int?
+    @Option(help: "A batch collects at least this many milliseconds even when the previous one is committed: under load, at most one transaction per this interval (env LOGDIST_BATCH_LINGER_MS; default 10 exactly-once, 0 at-least-once).") var batchLingerMs: Int?
     @Option(help: "… or after this many packets (env LOGDIST_BATCH_SIZE; default 5000).") var batchSize: Int?
     @OptionGroup var topicLayout: TopicLayoutOptions
     @Option(help: "Stable id of this instance: its transactional id and static group membership derive from it, so a restarted instance resumes at once. Unique per instance (env LOGDIST_INSTANCE_ID; default <host>-<pid>, new at every start).")
@@ -58,13 +58,13 @@ struct Dispatch: AsyncParsableCommand {
             heartbeatTimeout: .milliseconds(try setting(heartbeatTimeoutMs, "LOGDIST_HEARTBEAT_TIMEOUT_MS", default: 1500)),
             maxLag: try setting(maxLag, "LOGDIST_MAX_LAG", default: 100_000))
         let commitMs = try setting(commitIntervalMs, "LOGDIST_COMMIT_INTERVAL_MS", default: 10)
-        let lingerMs = try setting(batchLingerMs, "LOGDIST_BATCH_LINGER_MS", default: 0)
+        let lingerMs = try setting(batchLingerMs, "LOGDIST_BATCH_LINGER_MS")
         let size = try setting(batchSize, "LOGDIST_BATCH_SIZE", default: 5000)
-        guard commitMs > 0, lingerMs >= 0, size > 0 else {
-            throw ValidationError("commit interval (\(commitMs) ms) and batch size (\(size)) must be positive, batch linger (\(lingerMs) ms) zero or more")
+        guard commitMs > 0, (lingerMs ?? 0) >= 0, size > 0 else {
+            throw ValidationError("commit interval (\(commitMs) ms) and batch size (\(size)) must be positive, batch linger (\(lingerMs ?? 0) ms) zero or more")
         }
         config.commitInterval = .milliseconds(commitMs)
-        config.batchLinger = .milliseconds(lingerMs)
+        config.batchLinger = lingerMs.map { .milliseconds($0) }
         config.batchSize = size
         config.sessionTimeout = .milliseconds(try setting(sessionTimeoutMs, "LOGDIST_SESSION_TIMEOUT_MS", default: 10_000))
         let window = try setting(retryWindow, "LOGDIST_RETRY_WINDOW", default: 100_000)

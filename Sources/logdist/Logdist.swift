@@ -31,7 +31,7 @@ struct Logdist: AsyncParsableCommand {
             Every flag has an environment-variable fallback named in its help (LOGDIST_BOOTSTRAP, …).
             Start everything on the embedded broker with `logdist up`.
             """,
-        subcommands: [Up.self, Broker.self, IngestCommand.self, Dispatch.self, Analyse.self, Lag.self, Load.self, Demo.self, Chaos.self, Perf.self]
+        subcommands: [Up.self, Broker.self, IngestCommand.self, Dispatch.self, Analyse.self, Lag.self, Weight.self, Drain.self, Load.self, Demo.self, Chaos.self, Perf.self]
     )
 }
 

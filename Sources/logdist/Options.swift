@@ -17,6 +17,14 @@ func setting<T: LosslessStringConvertible>(_ flag: T?, _ variable: String, defau
     return parsed
 }
 
+/// A flag's value, else its environment variable parsed as `T`, else nil (the service picks its own default).
+func setting<T: LosslessStringConvertible>(_ flag: T?, _ variable: String) throws -> T? {
+    if let flag { return flag }
+    guard let text = env(variable) else { return nil }
+    guard let parsed = T(text) else { throw ValidationError("\(variable)=\(text) is not a valid value") }
+    return parsed
+}
+
 /// Where Kafka is and how to talk to it.
 struct KafkaOptions: ParsableArguments {
     @Option(help: "Kafka bootstrap servers, host:port[,host:port] (env LOGDIST_BOOTSTRAP).")

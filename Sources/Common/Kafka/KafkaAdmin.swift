@@ -95,6 +95,50 @@ public final class KafkaAdmin: Sendable {
         for reader in readers { await reader.close() }
     }
 
+    /// Grows `topic` to `count` partitions (Admin CreatePartitions; a topic already that large is left alone).
+    /// - Throws: `.unsupported`/`.timedOut` from the embedded broker, which cannot add partitions.
+    public func createPartitions(topic: String, count: Int, timeout: Duration = .seconds(30)) async throws {
+        let client = client
+        try await executor.run { try Self.createPartitionsBlocking(client: client, topic: topic, count: count, timeout: timeout) }
+    }
+
+    private static func createPartitionsBlocking(client: RDKafkaClient, topic: String, count: Int, timeout: Duration) throws {
+        var errstr = [CChar](repeating: 0, count: 512)
+        guard let request = rd_kafka_NewPartitions_new(topic, count, &errstr, errstr.count) else {
+            throw KafkaError(kind: .invalidArgument, message: "partitions of \(topic): \(String(cBuffer: errstr))")
+        }
+        defer { rd_kafka_NewPartitions_destroy(request) }
+        let queue = rd_kafka_queue_new(client.handle)
+        defer { rd_kafka_queue_destroy(queue) }
+        let options = rd_kafka_AdminOptions_new(client.handle, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS)
+        defer { rd_kafka_AdminOptions_destroy(options) }
+        _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.milliseconds, &errstr, errstr.count)
+        _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeout.milliseconds, &errstr, errstr.count)
+        var requests: [OpaquePointer?] = [request]
+        requests.withUnsafeMutableBufferPointer { buffer in
+            rd_kafka_CreatePartitions(client.handle, buffer.baseAddress, 1, options, queue)
+        }
+        guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds + 5000) else {
+            throw KafkaError(kind: .timedOut, message: "CreatePartitions got no answer")
+        }
+        defer { rd_kafka_event_destroy(event) }
+        let eventError = rd_kafka_event_error(event)
+        if eventError != RD_KAFKA_RESP_ERR_NO_ERROR {
+            let text = rd_kafka_event_error_string(event).map { String(cString: $0) } ?? ""
+            throw KafkaError(code: eventError, context: "CreatePartitions: \(text)")
+        }
+        guard let result = rd_kafka_event_CreatePartitions_result(event) else {
+            throw KafkaError(kind: .broker, message: "CreatePartitions returned no result")
+        }
+        var n = 0
+        guard let topics = rd_kafka_CreatePartitions_result_topics(result, &n), n > 0 else { return }
+        let err = rd_kafka_topic_result_error(topics[0])
+        // INVALID_PARTITIONS: the topic already has that many (someone grew it first).
+        if err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_INVALID_PARTITIONS { return }
+        let text = rd_kafka_topic_result_error_string(topics[0]).map { String(cString: $0) } ?? ""
+        throw KafkaError(code: err, context: "add partitions to \(topic): \(text)")
+    }
+
     private static func createTopicsBlocking(client: RDKafkaClient, specs: [TopicSpec], timeout: Duration) throws {
         guard !specs.isEmpty else { return }
         var errstr = [CChar](repeating: 0, count: 512)

@@ -324,6 +324,14 @@ public final class KafkaProducer: Sendable {
         return Int(stopped)
     }
 
+    /// Asks the cluster for its metadata through this producer's own connections, so records can go to partitions
+    /// added since it last looked (librdkafka refreshes by itself only every `topic.metadata.refresh.interval.ms`,
+    /// 5 minutes); returns `topic`'s partition count as the cluster now has it.
+    public func refreshMetadata(topic: String, timeout: Duration = .seconds(5)) async throws -> Int? {
+        let client = client
+        return try await executor.query(deadline: timeout + .seconds(1)) { try client.partitionCount(topic: topic, timeout: timeout) }
+    }
+
     /// Produces many messages and throws the first failure, if any, after all have completed.
     public func sendAll(_ messages: [OutgoingMessage]) async throws -> [DeliveryReport] {
         let results = await sendBatch(messages)

@@ -6,7 +6,10 @@ public struct AnalyserLagRow: Codable, Sendable, Equatable {
     public var id: String
     public var partition: Int32
     public var state: AnalyserState
+    /// The weight routing uses: an operator's override (`logdist weight`), else the analyser's own.
     public var weight: Int
+    /// Retired by an operator (`logdist drain`): routed nothing.
+    public var retired: Bool
     public var heartbeatAgeMs: Int64
     /// The analyser group's committed offset; nil when it never committed.
     public var committedOffset: Int64?
@@ -38,6 +41,12 @@ public struct LagReport: Codable, Sendable, Equatable {
     public var dispatcher: GroupLag
 }
 
+/// What the heartbeats topic says of the fleet.
+public struct FleetState: Sendable {
+    public var heartbeats: [Heartbeat] = []
+    public var directives = FleetDirectives()
+}
+
 /// Reads lag from Kafka alone (heartbeats, group offsets, watermarks), so it works against any cluster and
 /// even when the dispatcher is down. Analysers' groups are found from heartbeats, not by listing groups.
 public final class LagInspector: Sendable {
@@ -55,15 +64,22 @@ public final class LagInspector: Sendable {
 
     /// The latest heartbeat of every analyser (tombstoned ones dropped).
     public func latestHeartbeats(timeout: Duration = .seconds(10)) async throws -> [Heartbeat] {
+        try await fleetState(timeout: timeout).heartbeats
+    }
+
+    /// The heartbeats topic read from its start to its end: the latest heartbeat of every analyser (tombstoned ones
+    /// dropped, sorted by partition and id) and the operators' directives in force.
+    public func fleetState(timeout: Duration = .seconds(10)) async throws -> FleetState {
         let tp = TopicPartition(topics.heartbeats, 0)
         let marks = try await admin.watermarks(tp, timeout: timeout)
-        guard marks.high > marks.low else { return [] }
+        guard marks.high > marks.low else { return FleetState() }
         var config = KafkaConsumer.Configuration(kafka: kafka, groupID: nil)
         config.clientName = "lag-heartbeats"
         config.isolationLevel = .readUncommitted
         let consumer = try KafkaConsumer(configuration: config, logger: logger)
         try consumer.assign([TopicPartitionOffset(tp.topic, 0, marks.low)])
         var latest: [String: Heartbeat] = [:]
+        var directives = FleetDirectives()
         var position = marks.low
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while position < marks.high, ContinuousClock.now < deadline {
@@ -71,6 +87,10 @@ public final class LagInspector: Sendable {
             for message in batch.messages {
                 position = max(position, message.offset + 1)
                 let key = message.key.map { String(decoding: $0, as: UTF8.self) } ?? ""
+                if let directive = FleetDirective.parse(key: key, value: message.value) {
+                    directives.apply(directive)
+                    continue
+                }
                 guard let value = message.value else {
                     latest[key] = nil
                     continue
@@ -79,21 +99,24 @@ public final class LagInspector: Sendable {
             }
         }
         await consumer.close()
-        return latest.values.sorted { ($0.partition, $0.id) < ($1.partition, $1.id) }
+        return FleetState(
+            heartbeats: latest.values.sorted { ($0.partition, $0.id) < ($1.partition, $1.id) }, directives: directives)
     }
 
     /// A report; with `previous`, each analyser's share of what was assigned in between.
     public func report(previous: LagReport? = nil) async throws -> LagReport {
         let now = epochMilliseconds()
-        let heartbeats = try await latestHeartbeats()
+        let fleet = try await fleetState()
         var rows: [AnalyserLagRow] = []
-        for heartbeat in heartbeats {
+        for heartbeat in fleet.heartbeats {
             let tp = TopicPartition(topics.assigned, heartbeat.partition)
             let marks = try await admin.watermarks(tp)
             let committed = try await admin.committedOffsets(group: topics.analyserGroup(heartbeat.id), partitions: [tp])[tp]
             rows.append(
                 AnalyserLagRow(
-                    id: heartbeat.id, partition: heartbeat.partition, state: heartbeat.state, weight: heartbeat.weight,
+                    id: heartbeat.id, partition: heartbeat.partition, state: heartbeat.state,
+                    weight: fleet.directives.weight(of: heartbeat.id, heartbeat: heartbeat.weight),
+                    retired: fleet.directives.retired.contains(heartbeat.id),
                     heartbeatAgeMs: max(0, now - heartbeat.sentAt), committedOffset: committed, endOffset: marks.high,
                     lag: max(0, marks.high - (committed ?? marks.low)), recentShare: nil))
         }
@@ -133,7 +156,7 @@ public enum LagTable {
         var lines: [[String]] = [["ANALYSER", "PARTITION", "STATE", "WEIGHT", "HEARTBEAT", "COMMITTED", "END", "LAG", "SHARE"]]
         for row in report.analysers {
             lines.append([
-                row.id, "\(row.partition)", row.state.rawValue, "\(row.weight)", formatAge(row.heartbeatAgeMs),
+                row.id, "\(row.partition)", row.retired ? "retired" : row.state.rawValue, "\(row.weight)", formatAge(row.heartbeatAgeMs),
                 row.committedOffset.map(String.init) ?? "-", "\(row.endOffset)", "\(row.lag)",
                 row.recentShare.map { String(format: "%.1f%%", $0 * 100) } ?? "-",
             ])
@@ -155,7 +178,7 @@ public enum LagTable {
         ms < 10_000 ? String(format: "%.1fs", Double(ms) / 1000) : (ms < 3_600_000 ? "\(ms / 1000)s" : "\(ms / 3_600_000)h")
     }
 
-    static func align(_ rows: [[String]]) -> String {
+    public static func align(_ rows: [[String]]) -> String {
         guard let first = rows.first else { return "" }
         let widths = (0..<first.count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in
