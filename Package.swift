@@ -117,6 +117,7 @@ let package = Package(
             dependencies: [
                 "Common", "Ingest", "Dispatcher", "Analyser", "Pipeline", "LoadGen", "KafkaTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
     ]

@@ -3,6 +3,9 @@ import Foundation
 import Hummingbird
 
 extension DispatcherService {
+    /// What `GET /v1/load` answers.
+    public func loadStatus() -> LoadStatus { load.status() }
+
     /// `GET /v1/load` (status, open like `/v1/analysers`), `POST /v1/load` (start) and `DELETE /v1/load` (stop); the
     /// two that act require the admin token, checked as for fail/begin.
     func addLoadRoutes(to router: Router<BasicRequestContext>) {

@@ -72,11 +72,14 @@ public struct LoadLimits: Sendable, Equatable, Codable {
             url: url, rate: request.rate, duration: .milliseconds(Int64(request.durationSeconds * 1000)),
             connections: connections, batch: request.packetsPerRequest, messagesPerPacket: request.messagesPerPacket,
             token: token)
-        let bytes = plan.bodyBytes
+        // Every message takes at least 75 bytes: a body surely too large is refused without being built.
+        let atLeast = request.packetsPerRequest * request.messagesPerPacket * 75
+        let bytes = atLeast > maxBodyBytes ? atLeast : plan.bodyBytes
         guard bytes <= maxBodyBytes else {
             throw refuse(
                 "packetsPerRequest", "a request of \(request.packetsPerRequest) packets of \(request.messagesPerPacket) "
-                    + "messages is \(bytes) bytes; ingest takes at most \(maxBodyBytes): send fewer packets or messages")
+                    + "messages is \(bytes == atLeast ? "at least \(bytes)" : "\(bytes)") bytes; ingest takes at most \(maxBodyBytes): "
+                    + "send fewer packets or messages")
         }
         return plan
     }
