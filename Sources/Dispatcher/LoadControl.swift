@@ -117,18 +117,16 @@ final class LoadControl: Service, Sendable {
         metrics.running.set(1.0)
         defer { metrics.running.set(0.0) }
         let generator = LoadGenerator(plan: command.plan, keepIDs: false)
-        let result: Result<LoadTotals, any Error>
+        var final: LoadTotals?
+        var error: String?
         do {
-            let (totals, _) = try await generator.run(stop: command.stop) { [self] _, window in
+            final = try await generator.run(stop: command.stop) { [self] _, window in
                 let counts = state.withLock { $0.run?.record(window: window, nowMs: epochMilliseconds()) }
                 if let counts { metrics.add(counts) }
-            }
-            result = .success(totals)
-        } catch {
-            result = .failure(error)
+            }.0
+        } catch let failure {
+            error = "\(failure)"
         }
-        let final = try? result.get()
-        let error = final == nil ? result.errorDescription : nil
         let (remainder, run) = state.withLock { s -> (LoadCounts, LoadRun?) in
             guard s.run?.id == command.id else { return (LoadCounts(), nil) }
             let remainder = s.run?.finish(final: final, error: error, nowMs: epochMilliseconds()) ?? LoadCounts()
@@ -146,12 +144,5 @@ final class LoadControl: Service, Sendable {
                 ])
             if let error { logger.error("load generator failed", metadata: ["load.run": "\(run.id)", "error": "\(error)"]) }
         }
-    }
-}
-
-extension Result {
-    fileprivate var errorDescription: String? {
-        if case .failure(let error) = self { return "\(error)" }
-        return nil
     }
 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import LoadGen
-import Pipeline
 
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
