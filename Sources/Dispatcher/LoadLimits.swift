@@ -35,9 +35,10 @@ public struct LoadLimits: Sendable, Equatable, Codable {
 
     public init() {}
 
-    /// Enough connections for `rate` when each answer takes up to 40 ms (ingest answers after Kafka's acks).
+    /// Enough connections for `rate` while each answer takes up to 100 ms (ingest answers after Kafka's acks; a
+    /// loaded cluster answers slower, and the open-loop generator then shows the wait in its latency).
     public func connections(for rate: Double) -> Int {
-        min(maxConnections, max(2, Int((rate / 25).rounded(.up))))
+        min(maxConnections, max(4, Int((rate / 10).rounded(.up))))
     }
 
     /// The plan for `request` against `url`, or the first bound it breaks.

@@ -70,9 +70,9 @@ struct LoadLimitsTests {
     }
 
     @Test func connectionsFollowTheRateWithinTheirBounds() {
-        #expect(limits.connections(for: 1) == 2)
-        #expect(limits.connections(for: 100) == 4)
-        #expect(limits.connections(for: 1000) == 40)
+        #expect(limits.connections(for: 1) == 4)
+        #expect(limits.connections(for: 100) == 10)
+        #expect(limits.connections(for: 555) == 56)
         #expect(limits.connections(for: 2000) == 64)
     }
 
