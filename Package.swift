@@ -46,12 +46,23 @@ let package = Package(
             ]
         ),
         .target(
-            name: "Dispatcher",
+            name: "LoadGen",
             dependencies: [
                 "Common",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "Dispatcher",
+            dependencies: [
+                "Common", "LoadGen",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ]
+            ],
+            // The dashboard: one self-contained HTML file, compiled into the binary (no bundle to find at run time).
+            resources: [.embedInCode("Resources/dashboard.html")]
         ),
         .target(
             name: "Analyser",
@@ -64,7 +75,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Common", "Ingest", "Dispatcher", "Analyser",
+                "Common", "Ingest", "Dispatcher", "Analyser", "LoadGen",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -73,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "logdist",
             dependencies: [
-                "Common", "Ingest", "Dispatcher", "Analyser", "Pipeline",
+                "Common", "Ingest", "Dispatcher", "Analyser", "Pipeline", "LoadGen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -95,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DispatcherTests",
-            dependencies: ["Dispatcher", "Common", "KafkaTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: ["Dispatcher", "Common", "LoadGen", "KafkaTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
         .testTarget(
             name: "AnalyserTests",
@@ -104,8 +115,9 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "Common", "Ingest", "Dispatcher", "Analyser", "Pipeline", "KafkaTestSupport",
+                "Common", "Ingest", "Dispatcher", "Analyser", "Pipeline", "LoadGen", "KafkaTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
     ]

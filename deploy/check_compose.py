@@ -5,7 +5,7 @@
 
 - every depends_on names a service; every long-running service has a restart policy and a healthcheck;
 - logdist services listen on 0.0.0.0, have a bootstrap, and their healthcheck probes their own port's /health/ready;
-- dispatchers have distinct LOGDIST_INSTANCE_IDs; analysers distinct ids, distinct partitions below the
+- dispatchers have distinct LOGDIST_INSTANCE_IDs and a LOGDIST_INGEST_URL naming an ingest service; analysers distinct ids, distinct partitions below the
   topic-init's ANALYSER_SLOTS, weights 1:2:3, and an advertised URL naming their own service and port;
 - Prometheus scrapes every ingest, dispatcher and analyser on its port;
 - topic-init's replication factor: 3 (min ISR 2) in compose.yaml, 1 in compose.single.yaml, and not above the broker count;
@@ -94,6 +94,10 @@ def check(name, brokers, scrape_targets):
             fail(f"{sname}: should wait for topic-init (service_completed_successfully)")
         if kind == "dispatch":
             instance_ids.append(e.get("LOGDIST_INSTANCE_ID"))
+            ingest = re.fullmatch(r"http://([a-z0-9-]+):(\d+)", e.get("LOGDIST_INGEST_URL", ""))
+            if not ingest or role(services.get(ingest.group(1), {})) != "ingest" \
+                    or env(services[ingest.group(1)]).get("LOGDIST_INGEST_PORT", "8080") != ingest.group(2):
+                fail(f"{sname}: LOGDIST_INGEST_URL should name an ingest service and its port (the dashboard's load)")
         if kind == "analyse":
             aid = e.get("LOGDIST_ANALYSER_ID")
             analyser_ids.append(aid)

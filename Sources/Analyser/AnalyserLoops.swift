@@ -285,16 +285,16 @@ struct AnalyserLoops: Service {
     }
 
     func sendHeartbeat(state: AnalyserState) async {
-        let (committed, lag, remaining, position) = service.state.withLock {
-            ($0.committed, $0.lag, $0.replay.remaining(position: $0.position), $0.position)
+        let (committed, lag, remaining, totals) = service.state.withLock {
+            ($0.committed, $0.lag, $0.replay.remaining(position: $0.position), $0.stats.totals)
         }
         service.metrics.lag.set(Double(lag))
         service.metrics.replayRemaining.set(Double(remaining))
-        _ = position
         let config = service.config
         let heartbeat = Heartbeat(
             id: config.id, partition: config.partition, weight: config.weight, state: state, sentAt: epochMilliseconds(),
-            committedOffset: committed, url: config.advertisedURL)
+            committedOffset: committed, url: config.advertisedURL, analysedPackets: totals.packets,
+            analysedMessages: totals.messages)
         do {
             _ = try await service.heartbeats.send(
                 OutgoingMessage(topic: config.topics.heartbeats, partition: 0, key: Array(config.id.utf8), value: heartbeat.encoded()))

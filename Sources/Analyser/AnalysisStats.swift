@@ -82,6 +82,9 @@ public struct AnalysisStats: Sendable {
         duplicates += 1
     }
 
+    /// Packets and messages recorded so far (duplicates not counted): what heartbeats carry, without a snapshot.
+    public var totals: (packets: Int64, messages: Int64) { (packets, messages) }
+
     public func snapshot(nowMs: Int64) -> StatsSnapshot {
         let now = Self.floorDiv(nowMs, 1000)
         var windowMessages: Int64 = 0

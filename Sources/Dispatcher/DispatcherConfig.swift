@@ -59,6 +59,13 @@ public struct DispatcherConfig: Sendable {
     public var retryWindowAge: Duration = .seconds(600)
     /// The longest a newly assigned partition waits while its retry window is read back.
     public var retryWindowLoadBudget: Duration = .seconds(30)
+    /// Where the dashboard's load generator sends packets (ingest's `/v1/packets`): given by the operator, never learned
+    /// from Kafka data. nil, or no admin token, turns load control off.
+    public var ingestURL: String?
+    /// The bearer token ingest requires, if it requires one (`LOGDIST_INGEST_TOKEN`).
+    public var ingestToken: BearerToken?
+    /// Bounds on the load the dashboard can start.
+    public var loadLimits = LoadLimits()
     /// How the topics are created if the dispatcher is the first service on an empty cluster.
     public var layout = TopicLayout()
 
@@ -77,6 +84,21 @@ public struct DispatcherConfig: Sendable {
     /// `<host>-<pid>`: unique among the processes of one host, and across hosts.
     public static func processInstanceID() -> String {
         "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// Ingest's packets URL from `http://host:port` (the path `/v1/packets` added) or from that URL itself; nil for
+    /// anything else (another scheme, no host, another path).
+    public static func ingestPacketsURL(_ text: String) -> String? {
+        guard let url = URL(string: text.trimmingCharacters(in: .whitespaces)), let scheme = url.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty, url.query == nil
+        else { return nil }
+        var base = url.absoluteString
+        while base.hasSuffix("/") { base.removeLast() }
+        switch url.path {
+        case "", "/": return base + "/v1/packets"
+        case "/v1/packets": return base
+        default: return nil
+        }
     }
 
     /// The transactional id of this instance.

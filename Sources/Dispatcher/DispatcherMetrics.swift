@@ -19,6 +19,7 @@ final class DispatcherMetrics: Sendable {
     let rebalanceErrors: Counter
     let retryWindowLoads: Counter
     let retryWindowPackets: Gauge
+    let load: LoadMetrics
     private let perAnalyser = Mutex<[String: AnalyserSeries]>([:])
 
     struct AnalyserSeries: Sendable {
@@ -56,6 +57,7 @@ final class DispatcherMetrics: Sendable {
             "dispatcher", "retry_window_loads", help: "Retry windows read back from the packets topic (assignments, redos)")
         retryWindowPackets = registry.gauge(
             "dispatcher", "retry_window_packets", help: "Packet ids held in the retry windows of the partitions routed here")
+        load = LoadMetrics(registry: registry)
     }
 
     func series(_ id: String) -> AnalyserSeries {
@@ -70,5 +72,32 @@ final class DispatcherMetrics: Sendable {
             all[id] = made
             return made
         }
+    }
+}
+
+/// The dashboard's load generator: what it sent and how ingest answered. Created with the dispatcher, so the series
+/// exist (at 0) before the first run.
+struct LoadMetrics: Sendable {
+    let ok: Counter
+    let non2xx: Counter
+    let errors: Counter
+    let packetsAccepted: Counter
+    let running: Gauge
+
+    init(registry: PrometheusCollectorRegistry) {
+        let help = "Load requests sent from the dashboard, by outcome (2xx, non_2xx, error = no answer)"
+        ok = registry.counter("dispatcher", "load_requests", help: help, labels: [("outcome", "2xx")])
+        non2xx = registry.counter("dispatcher", "load_requests", help: help, labels: [("outcome", "non_2xx")])
+        errors = registry.counter("dispatcher", "load_requests", help: help, labels: [("outcome", "error")])
+        packetsAccepted = registry.counter(
+            "dispatcher", "load_packets_accepted", help: "Packets of dashboard load that ingest accepted (202)")
+        running = registry.gauge("dispatcher", "load_running", help: "1 while a load run from the dashboard is going")
+    }
+
+    func add(_ counts: LoadCounts) {
+        if counts.ok2xx > 0 { ok.increment(by: Int64(counts.ok2xx)) }
+        if counts.non2xx > 0 { non2xx.increment(by: Int64(counts.non2xx)) }
+        if counts.errors > 0 { errors.increment(by: Int64(counts.errors)) }
+        if counts.packetsAccepted > 0 { packetsAccepted.increment(by: Int64(counts.packetsAccepted)) }
     }
 }

@@ -16,6 +16,7 @@ public final class DispatcherService: Sendable {
     let metrics: DispatcherMetrics
     let logger: Logger
     let runtime: Mutex<DispatcherRuntime>
+    let load: LoadControl
     private let embedded: EmbeddedBroker?
     private let resolvedMode = Mutex<DeliveryMode?>(nil)
     /// What start-up waits for, for `/health/ready`.
@@ -28,6 +29,7 @@ public final class DispatcherService: Sendable {
         self.admin = try KafkaAdmin(kafka: config.kafka, logger: logger)
         self.metrics = DispatcherMetrics(registry: registry)
         self.runtime = Mutex(DispatcherRuntime(policy: config.policy))
+        self.load = LoadControl(config: config, metrics: metrics.load, logger: logger)
     }
 
     /// The delivery mode in force (resolved by `prepare()`).
@@ -68,7 +70,8 @@ public final class DispatcherService: Sendable {
 
     public func services() -> [any Service] {
         let app = config.http.application(router: makeRouter().buildCheckedResponder(), service: "dispatcher", boundPort: boundPort, logger: logger)
-        return [HeartbeatReader(service: self), RoutingLoop(service: self), app]
+        // Load last: shutdown stops it first.
+        return [HeartbeatReader(service: self), RoutingLoop(service: self), app, load]
     }
 
     /// Runs until SIGTERM or SIGINT; start-up (`prepare`) happens inside, so HTTP and `/health/ready` serve meanwhile.
@@ -175,7 +178,7 @@ public final class DispatcherService: Sendable {
         router.get("/") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
+                body: .init(byteBuffer: ByteBuffer(bytes: DashboardPage.html)))
         }
         router.put("/v1/analysers/{id}/weight") { [self] request, context -> Response in
             try await changeWeight(id: try context.parameters.require("id"), request: request, remove: false)
@@ -183,6 +186,7 @@ public final class DispatcherService: Sendable {
         router.delete("/v1/analysers/{id}/weight") { [self] request, context -> Response in
             try await changeWeight(id: try context.parameters.require("id"), request: request, remove: true)
         }
+        addLoadRoutes(to: router)
         router.post("/v1/analysers/{id}/{action}") { [self] request, context -> Response in
             let id = try context.parameters.require("id")
             let action = try context.parameters.require("action")

@@ -65,6 +65,10 @@ public struct AnalyserStatus: Sendable, Equatable, Codable {
     public var healthy: Bool
     public var reason: HealthReason
     public var url: String?
+    /// Distinct packets and messages the analyser analysed since it started, from its last heartbeat (nil from an
+    /// analyser too old to say).
+    public var analysedPackets: Int64?
+    public var analysedMessages: Int64?
 }
 
 /// Something the dispatcher should log or count.
@@ -230,7 +234,8 @@ public struct HealthTable: Sendable {
                 lastHeartbeatMs: entry.lastHeartbeatMs,
                 heartbeatAgeMs: max(0, nowMs - entry.lastHeartbeatMs),
                 committedOffset: heartbeat.committedOffset, endOffset: endOffsets[heartbeat.partition],
-                lag: lag(of: entry), healthy: reason == .healthy, reason: reason, url: heartbeat.url
+                lag: lag(of: entry), healthy: reason == .healthy, reason: reason, url: heartbeat.url,
+                analysedPackets: heartbeat.analysedPackets, analysedMessages: heartbeat.analysedMessages
             )
         }
         .sorted { ($0.partition, $0.id) < ($1.partition, $1.id) }

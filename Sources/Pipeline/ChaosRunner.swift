@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Common
 import Foundation
+import LoadGen
 import Logging
 
 /// How `logdist chaos` runs.

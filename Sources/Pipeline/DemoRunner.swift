@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Common
 import Dispatcher
 import Foundation
+import LoadGen
 import Logging
 import Synchronization
 

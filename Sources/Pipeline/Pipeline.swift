@@ -95,6 +95,8 @@ public final class Pipeline: Sendable {
             dispatcherConfig.analyserURLs[spec.id] = "http://\(config.host):\(config.analyserBasePort + index)"
         }
         dispatcherConfig.commitInterval = config.commitInterval
+        if config.ingestPort != 0 { dispatcherConfig.ingestURL = "http://\(config.host):\(config.ingestPort)/v1/packets" }
+        dispatcherConfig.ingestToken = config.ingestToken
         dispatcher = try DispatcherService(config: dispatcherConfig, logger: logger.labelled("dispatcher"), embedded: broker)
 
         let kafka = kafka

@@ -40,6 +40,14 @@ struct Dispatch: AsyncParsableCommand {
     @Option(help: "Admin token the dashboard's fail/begin actions require; the dispatcher checks it and sends it to the analyser (env LOGDIST_ADMIN_TOKEN).") var adminToken: String?
     @Option(help: ArgumentHelp("Where the dispatcher reaches an analyser's admin endpoints, id=url, repeatable (env LOGDIST_ANALYSER_URLS, comma-separated). Addresses advertised in heartbeats are shown, never sent the admin token.", valueName: "id=url"))
     var analyserUrl: [String] = []
+    @Option(help: "Ingest address the dashboard's load control sends packets to, http://host:port or its /v1/packets URL (env LOGDIST_INGEST_URL). Load control is on only with this and --admin-token.")
+    var ingestUrl: String?
+    @Option(help: "File holding the bearer token ingest requires, if it requires one (env LOGDIST_INGEST_TOKEN).") var ingestTokenFile: String?
+    @Option(help: "Most requests/s the dashboard may start (env LOGDIST_LOAD_MAX_RATE; default 2000).") var loadMaxRate: Double?
+    @Option(help: "Most packets/s (rate × packets per request) the dashboard may start (env LOGDIST_LOAD_MAX_PACKETS_PER_SECOND; default 20000).")
+    var loadMaxPacketsPerSecond: Double?
+    @Option(help: "Longest load run the dashboard may start, in seconds (env LOGDIST_LOAD_MAX_DURATION_SECONDS; default 600).")
+    var loadMaxDurationSeconds: Double?
 
     func run() async throws {
         let logger = try log.bootstrap(label: "logdist.dispatcher")
@@ -86,6 +94,21 @@ struct Dispatch: AsyncParsableCommand {
                 throw ValidationError("--analyser-url \(entry): use id=http://host:port")
             }
             config.analyserURLs[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+        }
+        if let text = ingestUrl ?? env("LOGDIST_INGEST_URL") {
+            guard let url = DispatcherConfig.ingestPacketsURL(text) else {
+                throw ValidationError("--ingest-url \(text): use http://host:port (or its /v1/packets URL)")
+            }
+            config.ingestURL = url
+        }
+        config.ingestToken = try BearerToken.option(value: nil, file: ingestTokenFile, env: "LOGDIST_INGEST_TOKEN")
+        config.loadLimits.maxRate = try setting(loadMaxRate, "LOGDIST_LOAD_MAX_RATE", default: config.loadLimits.maxRate)
+        config.loadLimits.maxPacketsPerSecond = try setting(
+            loadMaxPacketsPerSecond, "LOGDIST_LOAD_MAX_PACKETS_PER_SECOND", default: config.loadLimits.maxPacketsPerSecond)
+        config.loadLimits.maxDurationSeconds = try setting(
+            loadMaxDurationSeconds, "LOGDIST_LOAD_MAX_DURATION_SECONDS", default: config.loadLimits.maxDurationSeconds)
+        guard config.loadLimits.maxRate > 0, config.loadLimits.maxPacketsPerSecond > 0, config.loadLimits.maxDurationSeconds >= 1 else {
+            throw ValidationError("load limits must be positive (and the longest run at least 1 s)")
         }
         try await DispatcherService(config: config, logger: logger).run()
     }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Pipeline
+import LoadGen
 
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

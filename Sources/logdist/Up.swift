@@ -66,7 +66,8 @@ struct Up: AsyncParsableCommand {
             "logdist is up",
             "  kafka       \(pipeline.kafka.bootstrapServers)\(pipeline.broker == nil ? "" : "  (embedded broker: ~5 MiB per partition, at-least-once)")",
             "  ingest      http://\(config.host):\(pipeline.ingest.boundPort.current ?? 0)/v1/packets",
-            "  dashboard   http://\(config.host):\(pipeline.dispatcher.boundPort.current ?? 0)/   (delivery: \(pipeline.dispatcher.mode.rawValue))",
+            "  dashboard   http://\(config.host):\(pipeline.dispatcher.boundPort.current ?? 0)/   (delivery: \(pipeline.dispatcher.mode.rawValue); "
+                + "load, fail and begin take the admin token)",
         ]
         for analyser in pipeline.analysers {
             lines.append(

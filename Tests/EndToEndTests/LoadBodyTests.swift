@@ -1,7 +1,7 @@
 import Common
 import Testing
 
-@testable import Pipeline
+@testable import LoadGen
 
 @Suite("Load tool request bodies")
 struct LoadBodyTests {

@@ -14,7 +14,7 @@ struct PipelineHarness: Sendable {
 
     init(
         label: String, weights: [Int] = [1, 2, 3], heartbeatTimeout: Duration = .seconds(3),
-        commitInterval: Duration = .milliseconds(10)
+        commitInterval: Duration = .milliseconds(10), operatorAddresses: Bool = false
     ) throws {
         var logger = Logger(label: "logdist.e2e.\(label)")
         logger.logLevel = ProcessInfo.processInfo.environment["LOGDIST_TEST_LOG"] == "debug" ? .debug : .critical
@@ -25,9 +25,11 @@ struct PipelineHarness: Sendable {
         }
         config.namespace = "e2e-\(label)-\(UUID().uuidString.prefix(8).lowercased())"
         config.analysers = weights.enumerated().map { AnalyserSpec(id: "a\($0.offset + 1)", weight: $0.element) }
-        config.ingestPort = 0
+        // Operator addresses (the dispatcher's --ingest-url and --analyser-url, for load and fail/begin) need the
+        // ports before the servers start: free ones, picked now.
+        config.ingestPort = operatorAddresses ? freeLoopbackPort() : 0
         config.dispatcherPort = 0
-        config.analyserBasePort = 0
+        config.analyserBasePort = operatorAddresses ? freeLoopbackPortBlock(count: weights.count) : 0
         config.recordIDs = true
         config.heartbeatInterval = .milliseconds(200)
         config.heartbeatTimeout = heartbeatTimeout

@@ -20,12 +20,17 @@ public struct Heartbeat: Codable, Sendable, Equatable {
     public var sentAt: Int64
     /// The next offset it will process in its partition (its group's committed offset).
     public var committedOffset: Int64
-    /// Its HTTP address, for the dashboard's fail/begin buttons; optional.
+    /// Its HTTP address, shown on the dashboard; optional, and never called by the dispatcher.
     public var url: String?
+    /// Distinct packets it analysed since it started (duplicates not counted); optional, so records from analysers
+    /// that predate it still decode.
+    public var analysedPackets: Int64?
+    /// The log messages in those packets.
+    public var analysedMessages: Int64?
 
     public init(
         id: String, partition: Int32, weight: Int, state: AnalyserState, sentAt: Int64, committedOffset: Int64,
-        url: String? = nil
+        url: String? = nil, analysedPackets: Int64? = nil, analysedMessages: Int64? = nil
     ) {
         self.id = id
         self.partition = partition
@@ -34,6 +39,8 @@ public struct Heartbeat: Codable, Sendable, Equatable {
         self.sentAt = sentAt
         self.committedOffset = committedOffset
         self.url = url
+        self.analysedPackets = analysedPackets
+        self.analysedMessages = analysedMessages
     }
 
     public func encoded() -> [UInt8] {
