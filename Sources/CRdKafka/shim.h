@@ -137,13 +137,29 @@ typedef struct {
     size_t value_size;
     size_t key_offset;
     size_t key_size;
+    /* Written as the decimal value of header `count_header_name` when that is given and this is positive. */
+    int32_t messages;
 } logdist_slice;
+
+/* Writes `value` (positive) in decimal into `out` (at least 11 bytes); returns its length. */
+static inline size_t logdist_decimal(int32_t value, char *out) {
+    char digits[11];
+    size_t n = 0;
+    uint32_t v = (uint32_t)value;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    for (size_t i = 0; i < n; i++) out[i] = digits[n - 1 - i];
+    return n;
+}
 
 /*
  * Produces records whose values lie in one buffer and keys in another (for example packets validated in place in
  * a request body), without leaving C: librdkafka copies key and value (RD_KAFKA_MSG_F_COPY), the partitioner
  * chooses the partition, and every record gets one header `header_name` = header_value and the timestamp
- * timestamp_ms (0: librdkafka's clock at enqueue). The opaque of record i is opaque_base | i.
+ * timestamp_ms (0: librdkafka's clock at enqueue), and, when `count_header_name` is not NULL, a header of that name
+ * holding its message count (slices[i].messages) in decimal. The opaque of record i is opaque_base | i.
  *
  * Enqueues slices[start..<count] in order and stops at the first enqueue error (for instance a full queue), which
  * is stored in *err; returns the index it stopped at (count when all were enqueued).
@@ -151,12 +167,17 @@ typedef struct {
 static inline size_t logdist_produce_slices(
     rd_kafka_t *rk, rd_kafka_topic_t *rkt, const uint8_t *values, const uint8_t *keys, const logdist_slice *slices,
     size_t start, size_t count, const char *header_name, const void *header_value, size_t header_size,
-    int64_t timestamp_ms, uintptr_t opaque_base, rd_kafka_resp_err_t *err) {
+    const char *count_header_name, int64_t timestamp_ms, uintptr_t opaque_base, rd_kafka_resp_err_t *err) {
     *err = RD_KAFKA_RESP_ERR_NO_ERROR;
     for (size_t i = start; i < count; i++) {
         const logdist_slice *s = &slices[i];
-        rd_kafka_headers_t *headers = rd_kafka_headers_new(1);
+        rd_kafka_headers_t *headers = rd_kafka_headers_new(2);
         rd_kafka_header_add(headers, header_name, -1, header_value, (ssize_t)header_size);
+        if (count_header_name && s->messages > 0) {
+            char text[11];
+            size_t length = logdist_decimal(s->messages, text);
+            rd_kafka_header_add(headers, count_header_name, -1, text, (ssize_t)length);
+        }
         rd_kafka_resp_err_t e = rd_kafka_producev(
             rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(keys + s->key_offset, s->key_size),

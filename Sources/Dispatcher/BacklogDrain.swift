@@ -72,6 +72,9 @@ public struct BacklogDrain: Sendable {
     private func retire(_ control: FleetControl) async throws -> Int32 {
         let state = try await control.state()
         guard let heartbeat = state.heartbeats.first(where: { $0.id == analyser }) else {
+            if let (partition, slot) = state.directives.drainedSlots.first(where: { $0.value.from == analyser }) {
+                throw DrainError.alreadyDrained(analyser, partition: partition, to: slot.drainedTo)
+            }
             throw DrainError("no analyser \(analyser) in namespace \(topics.namespace): nothing to drain")
         }
         let age = epochMilliseconds() - heartbeat.sentAt
@@ -232,8 +235,18 @@ struct DrainTargets {
     }
 }
 
-/// Why a drain cannot start.
+/// Why a drain cannot start, or that it has nothing left to do.
 public struct DrainError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    /// The analyser was drained before (by a drain that finished): not a failure.
+    public let isAlreadyDone: Bool
+
+    init(_ description: String, isAlreadyDone: Bool = false) {
+        self.description = description
+        self.isAlreadyDone = isAlreadyDone
+    }
+
+    static func alreadyDrained(_ id: String, partition: Int32, to offset: Int64) -> DrainError {
+        DrainError("\(id) was already drained (partition \(partition) to offset \(offset)) and removed from the fleet", isAlreadyDone: true)
+    }
 }

@@ -9,6 +9,8 @@ struct BatchRouter {
     let sink: BatchSink
     let revocations: Revocations
     private var selector = WeightedSelector()
+    /// For `--weight-by messages|bytes`: picks by each packet's cost.
+    private var costSelector = CostSelector()
     private var retries: RetryFilter
     private let retryLog: ConditionLog
     private var paused = false
@@ -53,7 +55,10 @@ struct BatchRouter {
             // Health is read again once the batch is in hand: collecting can take a while, and an analyser that
             // went stale meanwhile must not get this batch.
             let members = await healthyMembers()
-            if members != selector.members { selector.update(members) }
+            if members != selector.members {
+                selector.update(members)
+                costSelector.update(members)
+            }
             guard selector.totalWeight > 0 else {
                 await rewind(to: batch.firstOffsets)
                 continue
@@ -148,7 +153,9 @@ struct BatchRouter {
             return InputBatch()
         }
         let members = selector.pickable
+        let weightBy = config.weightBy
         var counts = [Int64](repeating: 0, count: members.count)
+        var costs = [Int64](repeating: 0, count: members.count)
         var repeats = 0
         var picks: [[Int32]] = []
         picks.reserveCapacity(batch.chunks.count)
@@ -160,9 +167,12 @@ struct BatchRouter {
                     repeats += 1
                     continue
                 }
-                let pick = selector.nextIndex()!   // totalWeight > 0 was checked by the caller
+                // totalWeight > 0 was checked by the caller; both selectors have the same pickable members.
+                let cost = Self.cost(of: chunk, i, by: weightBy)
+                let pick = weightBy == .packets ? selector.nextIndex()! : costSelector.next(cost: cost)!
                 chunkPicks[i] = Int32(truncatingIfNeeded: pick)
                 counts[pick] += 1
+                costs[pick] += cost
             }
             picks.append(chunkPicks)
         }
@@ -219,9 +229,22 @@ struct BatchRouter {
         service.metrics.batches.increment()
         if repeats > 0 { service.metrics.repeatsDropped.increment(by: Int64(repeats)) }
         var byID: [String: Int64] = [:]
-        for (member, count) in zip(members, counts) where count > 0 { byID[member.id, default: 0] += count }
-        service.recordDispatched(byID, members: selector.members)
+        var costByID: [String: Int64] = [:]
+        for (index, member) in members.enumerated() where counts[index] > 0 {
+            byID[member.id, default: 0] += counts[index]
+            costByID[member.id, default: 0] += costs[index]
+        }
+        service.recordDispatched(byID, cost: costByID, members: selector.members)
         return next
+    }
+
+    /// What record `index` costs its analyser: 1, its message count (ingest's header; 1 without one), or its bytes.
+    private static func cost(of chunk: ConsumedBatch, _ index: Int, by weightBy: WeightBy) -> Int64 {
+        switch weightBy {
+        case .packets: return 1
+        case .messages: return max(1, chunk.integerHeader(HeaderNames.messages, at: index) ?? 1)
+        case .bytes: return Int64(max(1, chunk.valueSize(at: index)))
+        }
     }
 
     /// Whether record `index` of `chunk` is routed: not a repeat of an id in its partition's retry window.

@@ -52,6 +52,9 @@ public struct DispatcherConfig: Sendable {
     /// Where the dispatcher reaches each analyser's admin endpoints: given by the operator, never learned from
     /// heartbeats (anyone who can write to the heartbeats topic could otherwise collect the admin token).
     public var analyserURLs: [String: String] = [:]
+    /// What a packet costs the analyser that gets it: each analyser's share of packets, messages or bytes follows
+    /// its weight (see `CostSelector`).
+    public var weightBy: WeightBy = .packets
     /// A packet whose id occurs among the previous `retryWindow` records of its input partition (and at most
     /// `retryWindowAge` earlier, by record timestamp) is a client's retry and is not routed again; 0 turns it off.
     /// See `RetryWindow`.

@@ -4,6 +4,8 @@ import Common
 struct DispatcherRuntime: Sendable {
     var table: HealthTable
     var dispatched: [String: Int64] = [:]
+    /// What was dispatched, per analyser, in the units of `--weight-by`.
+    var dispatchedCost: [String: Int64] = [:]
     var recent = RecentCounts(seconds: 10)
     var paused = false
     var mode: DeliveryMode = .atLeastOnce
@@ -86,6 +88,8 @@ public struct AnalysersView: Codable, Sendable {
     public struct Row: Codable, Sendable {
         public var status: AnalyserStatus
         public var dispatched: Int64
+        /// What was dispatched in the units of `weightBy` (packets, messages or bytes).
+        public var dispatchedCost: Int64
         /// Share of everything this instance dispatched since start.
         public var share: Double
         /// Share of the last 10 s.
@@ -97,6 +101,7 @@ public struct AnalysersView: Codable, Sendable {
 
     public var instance: String
     public var delivery: DeliveryMode
+    public var weightBy: WeightBy
     public var paused: Bool
     public var inputPartitions: [Int32]
     public var dispatchedTotal: Int64

@@ -93,12 +93,14 @@ public final class DispatcherService: Sendable {
             let rates = r.recent.rates(nowMs: now)
             let healthyWeight = rows.filter(\.healthy).reduce(0) { $0 + $1.weight }
             return AnalysersView(
-                instance: config.instanceID, delivery: r.mode, paused: r.paused, inputPartitions: r.inputPartitions,
+                instance: config.instanceID, delivery: r.mode, weightBy: config.weightBy, paused: r.paused,
+                inputPartitions: r.inputPartitions,
                 dispatchedTotal: total, 
                 analysers: rows.map { row in
                     let count = r.dispatched[row.id] ?? 0
                     return AnalysersView.Row(
-                        status: row, dispatched: count, share: total > 0 ? Double(count) / Double(total) : 0,
+                        status: row, dispatched: count, dispatchedCost: r.dispatchedCost[row.id] ?? 0,
+                        share: total > 0 ? Double(count) / Double(total) : 0,
                         recentShare: recentTotal > 0 ? Double(recent[row.id] ?? 0) / Double(recentTotal) : 0,
                         recentRate: rates[row.id] ?? 0,
                         expectedShare: row.healthy && healthyWeight > 0 ? Double(row.weight) / Double(healthyWeight) : 0)
@@ -135,10 +137,12 @@ public final class DispatcherService: Sendable {
         }
     }
 
-    func recordDispatched(_ counts: [String: Int64], members: [SelectorMember]) {
+    /// - Parameter cost: per analyser, what the batch cost it (packets, messages or bytes: `--weight-by`).
+    func recordDispatched(_ counts: [String: Int64], cost: [String: Int64], members: [SelectorMember]) {
         let now = epochMilliseconds()
         runtime.withLock { r in
             r.dispatched.merge(counts, uniquingKeysWith: +)
+            r.dispatchedCost.merge(cost, uniquingKeysWith: +)
             r.record(counts, members: members, nowMs: now)
             r.recent.add(counts, nowMs: now)
         }

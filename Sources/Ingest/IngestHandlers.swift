@@ -33,20 +33,20 @@ struct IngestHandlers: Sendable {
             throw IngestError.from(error)
         }
         guard partial else { return try await produceInPlace(body, ranges, single: false) }
-        var items: [(index: Int, id: String, bytes: [UInt8])] = []
+        var items: [(index: Int, id: String, bytes: [UInt8], messages: Int)] = []
         var rejected: [(index: Int, error: APIError)] = []
         items.reserveCapacity(ranges.count)
         for (index, range) in ranges.enumerated() {
             let bytes = Array(body[range])
             do {
                 let summary = try PacketValidator.validate(bytes, limits: config.limits)
-                items.append((index, summary.id, bytes))
+                items.append((index, summary.id, bytes, summary.messageCount))
             } catch {
                 service.metrics.rejected(error.error)
                 rejected.append((index, IngestError.from(error, prefix: "[\(index)]")))
             }
         }
-        let outcomes = await produce(items.map { ($0.id, $0.bytes) })
+        let outcomes = await produce(items.map { ($0.id, $0.bytes, $0.messages) })
         var results: [BatchItemResult] = rejected.map {
             BatchItemResult(index: $0.index, status: Int($0.error.status.code), error: $0.error.error, field: $0.error.field, detail: $0.error.detail)
         }
@@ -80,7 +80,7 @@ struct IngestHandlers: Sendable {
             for (index, range) in ranges.enumerated() {
                 do throws(ValidationError) {
                     let key = try collector.validate(raw, range)
-                    slices.append(KafkaProducer.RecordSlice(value: range, key: key))
+                    slices.append(KafkaProducer.RecordSlice(value: range, key: key, messages: Int32(collector.lastMessageCount)))
                 } catch {
                     return (index, error)
                 }
@@ -95,7 +95,7 @@ struct IngestHandlers: Sendable {
         let now = epochMilliseconds()
         let outcome = await service.producer.sendSlices(
             topic: config.topics.packets, values: body, keys: collector.keys, slices: slices,
-            header: ingestTimeHeader(now), timestamp: now)
+            header: ingestTimeHeader(now), timestamp: now, countHeader: HeaderNames.messages)
         service.metrics.ackLatency.record(ContinuousClock.now - started)
         record(accepted: slices.count - outcome.failed, bytes: outcome.deliveredBytes, failed: outcome.failed)
         if let error = outcome.firstError { throw unavailable(error, failed: outcome.failed, of: slices.count) }
@@ -122,11 +122,13 @@ struct IngestHandlers: Sendable {
         KafkaHeader(HeaderNames.ingestTime, string: "\(now)")
     }
 
-    private func produce(_ packets: [(id: String, bytes: [UInt8])]) async -> [Result<DeliveryReport, KafkaError>] {
+    private func produce(_ packets: [(id: String, bytes: [UInt8], messages: Int)]) async -> [Result<DeliveryReport, KafkaError>] {
         let header = ingestTimeHeader()
         let topic = config.topics.packets
         let messages = packets.map {
-            OutgoingMessage(topic: topic, key: Array($0.id.utf8), value: $0.bytes, headers: [header])
+            OutgoingMessage(
+                topic: topic, key: Array($0.id.utf8), value: $0.bytes,
+                headers: [header, KafkaHeader(HeaderNames.messages, string: "\($0.messages)")])
         }
         let started = ContinuousClock.now
         let outcomes: [Result<DeliveryReport, KafkaError>]

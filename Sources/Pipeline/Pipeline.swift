@@ -58,6 +58,10 @@ public struct PipelineConfig: Sendable {
     public var delivery: DeliveryMode?
     public var recordIDs = false
     public var commitInterval: Duration = .milliseconds(10)
+    public var weightBy: WeightBy = .packets
+    /// Partitions of the assigned topic; nil: one per analyser, plus 5 spare on the embedded broker (which cannot
+    /// add partitions later), so analysers can join the running pipeline (`logdist analyse --partition 3 …`).
+    public var analyserSlots: Int?
 
     public init() {}
 }
@@ -83,7 +87,8 @@ public final class Pipeline: Sendable {
         topics = Topics(namespace: config.namespace)
         var ingestConfig = IngestConfig(kafka: kafka, topics: topics, http: HTTPSettings(host: config.host, port: config.ingestPort))
         ingestConfig.token = config.ingestToken
-        ingestConfig.layout = TopicLayout(packetPartitions: config.packetPartitions, analyserSlots: config.analysers.count)
+        let slots = config.analyserSlots ?? (broker == nil ? config.analysers.count : config.analysers.count + 5)
+        ingestConfig.layout = TopicLayout(packetPartitions: config.packetPartitions, analyserSlots: slots)
         ingest = try IngestService(config: ingestConfig, logger: logger.labelled("ingest"), embedded: broker)
 
         var dispatcherConfig = DispatcherConfig(
@@ -95,6 +100,7 @@ public final class Pipeline: Sendable {
             dispatcherConfig.analyserURLs[spec.id] = "http://\(config.host):\(config.analyserBasePort + index)"
         }
         dispatcherConfig.commitInterval = config.commitInterval
+        dispatcherConfig.weightBy = config.weightBy
         if config.ingestPort != 0 { dispatcherConfig.ingestURL = "http://\(config.host):\(config.ingestPort)/v1/packets" }
         dispatcherConfig.ingestToken = config.ingestToken
         dispatcher = try DispatcherService(config: dispatcherConfig, logger: logger.labelled("dispatcher"), embedded: broker)

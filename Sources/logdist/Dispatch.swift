@@ -4,6 +4,7 @@ import Common
 import Dispatcher
 
 extension DeliveryMode: ExpressibleByArgument {}
+extension WeightBy: ExpressibleByArgument {}
 
 struct Dispatch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,6 +32,8 @@ struct Dispatch: AsyncParsableCommand {
     var instanceId: String?
     @Option(help: "Group session timeout in milliseconds: how soon a dead instance's partitions move (env LOGDIST_SESSION_TIMEOUT_MS; default 10000).")
     var sessionTimeoutMs: Int?
+    @Option(help: "What weights share out: packets, messages (the count ingest writes in a header) or bytes (env LOGDIST_WEIGHT_BY; default packets).")
+    var weightBy: WeightBy?
     @Option(help: "A packet whose id is among the previous N packets of its partition of <namespace>.packets is a retry and is not routed again; 0 turns this off (env LOGDIST_RETRY_WINDOW; default 100000).")
     var retryWindow: Int64?
     @Option(help: "… and at most this many milliseconds older, by record timestamp (env LOGDIST_RETRY_WINDOW_MS; default 600000).")
@@ -80,6 +83,12 @@ struct Dispatch: AsyncParsableCommand {
         let loadMs = try setting(retryWindowLoadMs, "LOGDIST_RETRY_WINDOW_LOAD_MS", default: 30_000)
         guard window >= 0, windowMs >= 0, loadMs > 0 else {
             throw ValidationError("--retry-window (\(window)) and --retry-window-ms (\(windowMs)) must be 0 or more, --retry-window-load-ms (\(loadMs)) positive")
+        }
+        if let weightBy {
+            config.weightBy = weightBy
+        } else if let text = env("LOGDIST_WEIGHT_BY") {
+            guard let value = WeightBy(rawValue: text) else { throw ValidationError("LOGDIST_WEIGHT_BY=\(text): use packets, messages or bytes") }
+            config.weightBy = value
         }
         config.retryWindow = window
         config.retryWindowAge = .milliseconds(windowMs)

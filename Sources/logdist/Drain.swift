@@ -42,6 +42,8 @@ struct Drain: AsyncParsableCommand {
         do {
             let result = try await drain.run { printer.show($0) }
             printer.finish(result)
+        } catch let error as DrainError where error.isAlreadyDone {
+            print(error.description)
         } catch let error as DrainError {
             throw ValidationError(error.description)
         }

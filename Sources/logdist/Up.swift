@@ -21,6 +21,9 @@ struct Up: AsyncParsableCommand {
     @Option(help: "First analyser port; the others follow.") var analyserPort = 8101
     @Option(help: "Admin token (env LOGDIST_ADMIN_TOKEN; default: generated and printed).") var adminToken: String?
     @Option(help: "Delivery mode (default: exactly-once on a real cluster, at-least-once on the embedded broker).") var delivery: DeliveryMode?
+    @Option(help: "What weights share out: packets, messages or bytes (default packets).") var weightBy: WeightBy = .packets
+    @Option(help: "Partitions of the assigned topic (default: one per analyser, and 5 spare on the embedded broker, so analysers can join later).")
+    var analyserSlots: Int?
     @OptionGroup var log: LogOptions
 
     func run() async throws {
@@ -36,6 +39,13 @@ struct Up: AsyncParsableCommand {
         config.dispatcherPort = dispatcherPort
         config.analyserBasePort = analyserPort
         config.delivery = delivery
+        config.weightBy = weightBy
+        if let analyserSlots {
+            guard analyserSlots >= config.analysers.count else {
+                throw ValidationError("--analyser-slots \(analyserSlots) is fewer than the \(config.analysers.count) analysers")
+            }
+            config.analyserSlots = analyserSlots
+        }
         if let token = try BearerToken.option(value: adminToken, file: nil, env: "LOGDIST_ADMIN_TOKEN") { config.adminToken = token }
         if let servers = bootstrap ?? env("LOGDIST_BOOTSTRAP") {
             config.kafka = KafkaConfig(bootstrapServers: servers, properties: try KafkaConfig.parseProperties(properties))

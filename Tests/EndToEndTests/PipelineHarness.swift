@@ -14,7 +14,7 @@ struct PipelineHarness: Sendable {
 
     init(
         label: String, weights: [Int] = [1, 2, 3], heartbeatTimeout: Duration = .seconds(3),
-        commitInterval: Duration = .milliseconds(10), operatorAddresses: Bool = false
+        commitInterval: Duration = .milliseconds(10), operatorAddresses: Bool = false, weightBy: WeightBy = .packets
     ) throws {
         var logger = Logger(label: "logdist.e2e.\(label)")
         logger.logLevel = ProcessInfo.processInfo.environment["LOGDIST_TEST_LOG"] == "debug" ? .debug : .critical
@@ -34,6 +34,7 @@ struct PipelineHarness: Sendable {
         config.heartbeatInterval = .milliseconds(200)
         config.heartbeatTimeout = heartbeatTimeout
         config.commitInterval = commitInterval
+        config.weightBy = weightBy
         pipeline = try Pipeline(config: config, logger: logger)
     }
 

@@ -79,6 +79,26 @@ public final class ConsumedBatch: @unchecked Sendable {
         return try body(UnsafeRawBufferPointer(start: key, count: m.key_len))
     }
 
+    /// The size of record `index`'s value in bytes.
+    public func valueSize(at index: Int) -> Int { messages[index]!.pointee.len }
+
+    /// The decimal integer in record `index`'s last header `name`, nil when it has none or it is not one (read in
+    /// place: no copy of the record, no decoding of its value).
+    public func integerHeader(_ name: String, at index: Int) -> Int64? {
+        var headers: OpaquePointer?
+        guard rd_kafka_message_headers(messages[index]!, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return nil }
+        var value: UnsafeRawPointer?
+        var size = 0
+        guard rd_kafka_header_get_last(headers, name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR, let value, size > 0, size <= 18
+        else { return nil }
+        var result: Int64 = 0
+        for byte in UnsafeRawBufferPointer(start: value, count: size) {
+            guard byte >= 0x30, byte <= 0x39 else { return nil }
+            result = result * 10 + Int64(byte - 0x30)
+        }
+        return result
+    }
+
     /// The timestamp of record `index` in epoch milliseconds, nil when the record has none.
     public func timestamp(at index: Int) -> Int64? {
         var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE

@@ -211,10 +211,13 @@ public final class KafkaProducer: Sendable {
     public struct RecordSlice: Sendable, Equatable {
         public var value: Range<Int>
         public var key: Range<Int>
+        /// The packet's message count, written in the `countHeader` header when positive.
+        public var messages: Int32
 
-        public init(value: Range<Int>, key: Range<Int>) {
+        public init(value: Range<Int>, key: Range<Int>, messages: Int32 = 0) {
             self.value = value
             self.key = key
+            self.messages = messages
         }
     }
 
@@ -225,8 +228,11 @@ public final class KafkaProducer: Sendable {
     /// The ingest batch path: librdkafka copies each record straight from the request body, with no Swift value
     /// and no report per record. When the local queue stays full past `enqueueTimeout`, the records not yet
     /// enqueued fail with `.queueFull`; the ones enqueued still complete.
+    ///
+    /// - Parameter countHeader: the name of a header holding each record's `messages`, when given.
     public func sendSlices(
-        topic: String, values: [UInt8], keys: [UInt8], slices: [RecordSlice], header: KafkaHeader, timestamp: Int64? = nil
+        topic: String, values: [UInt8], keys: [UInt8], slices: [RecordSlice], header: KafkaHeader, timestamp: Int64? = nil,
+        countHeader: String? = nil
     ) async -> CountedOutcome {
         guard !slices.isEmpty else { return CountedOutcome() }
         precondition(slices.count < OpaqueID.maxBatchSize, "batch of \(slices.count) exceeds \(OpaqueID.maxBatchSize)")
@@ -236,7 +242,9 @@ public final class KafkaProducer: Sendable {
         let rkt = topicHandle(topic)
         let base = OpaqueID.batch(batchID, index: 0)
         let layout = slices.map {
-            logdist_slice(value_offset: $0.value.lowerBound, value_size: $0.value.count, key_offset: $0.key.lowerBound, key_size: $0.key.count)
+            logdist_slice(
+                value_offset: $0.value.lowerBound, value_size: $0.value.count, key_offset: $0.key.lowerBound, key_size: $0.key.count,
+                messages: $0.messages)
         }
         let headerValue = header.value ?? []
         let handle = TopicHandle(pointer: rkt)
@@ -247,9 +255,12 @@ public final class KafkaProducer: Sendable {
                 keys.withUnsafeBufferPointer { keys in
                     layout.withUnsafeBufferPointer { layout in
                         headerValue.withUnsafeBytes { headerValue in
-                            logdist_produce_slices(
-                                client.handle, handle.pointer, values.baseAddress, keys.baseAddress, layout.baseAddress, start,
-                                layout.count, header.name, headerValue.baseAddress, headerValue.count, timestamp ?? 0, base, &err)
+                            Self.withOptionalCString(countHeader) { countHeader in
+                                logdist_produce_slices(
+                                    client.handle, handle.pointer, values.baseAddress, keys.baseAddress, layout.baseAddress, start,
+                                    layout.count, header.name, headerValue.baseAddress, headerValue.count, countHeader,
+                                    timestamp ?? 0, base, &err)
+                            }
                         }
                     }
                 }
@@ -264,6 +275,12 @@ public final class KafkaProducer: Sendable {
         }
         if let failure = run.failure { core.failCounted(batchID, count: slices.count - run.enqueued, failure) }
         return await core.awaitCounted(batchID)
+    }
+
+    /// Calls `body` with `text` as a C string, or with nil.
+    private static func withOptionalCString<R>(_ text: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+        guard let text else { return body(nil) }
+        return text.withCString { body($0) }
     }
 
     /// Calls `enqueue(start)` — which enqueues messages `start..<count` in order and returns where it stopped, with

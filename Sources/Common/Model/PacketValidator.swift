@@ -104,6 +104,8 @@ public enum PacketValidator {
         public let limits: PacketLimits
         /// The keys (ids, unescaped) of the packets validated so far, back to back.
         public private(set) var keys: [UInt8] = []
+        /// The message count of the packet validated last.
+        public private(set) var lastMessageCount = 0
         private var path: [PathSegment] = []
         private var objectKeys: [StringToken] = []
 
@@ -122,6 +124,7 @@ public enum PacketValidator {
             var scanner = JSONScanner(bytes, maxDepth: limits.maxDepth, reusing: &path, &objectKeys)
             defer { scanner.release(into: &path, &objectKeys) }
             let packet = try scanner.scanPacket(limits: limits, mode: .shape)
+            lastMessageCount = packet.messageCount
             // A packet without a valid id has thrown above.
             guard let token = packet.idToken else { throw ValidationError(error: "missing_field", field: "id", detail: "no id", status: 422) }
             let start = keys.count

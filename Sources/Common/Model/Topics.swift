@@ -60,6 +60,9 @@ public enum HeaderNames {
     public static let ingestTime = "logdist-ingest-time"
     /// The analyser id the dispatcher assigned the packet to.
     public static let analyser = "logdist-analyser"
+    /// How many messages the packet holds (ASCII decimal), written by ingest from its validation, so the dispatcher
+    /// can weigh packets by their messages without decoding them (`--weight-by messages`).
+    public static let messages = "logdist-messages"
 
     /// Parses an ASCII decimal header value.
     public static func integer(_ bytes: [UInt8]?) -> Int64? {
