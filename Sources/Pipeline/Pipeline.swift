@@ -83,7 +83,7 @@ public final class Pipeline: Sendable {
         self.logger = logger
         let broker: EmbeddedBroker? = config.kafka == nil ? try EmbeddedBroker(brokers: config.brokers, logger: logger) : nil
         self.broker = broker
-        self.kafka = config.kafka ?? KafkaConfig(bootstrapServers: broker!.bootstrapServers)
+        self.kafka = config.kafka ?? KafkaConfig(bootstrapServers: broker!.bootstrapServers, embedded: true)
         topics = Topics(namespace: config.namespace)
         var ingestConfig = IngestConfig(kafka: kafka, topics: topics, http: HTTPSettings(host: config.host, port: config.ingestPort))
         ingestConfig.token = config.ingestToken

@@ -34,7 +34,7 @@ struct IngestCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try log.bootstrap(label: "logdist.ingest")
         var config = IngestConfig(
-            kafka: try kafka.kafkaConfig(), topics: kafka.topics,
+            kafka: try await kafka.probedKafkaConfig(logger: logger), topics: kafka.topics,
             http: try http.settings(port: try setting(port, "LOGDIST_INGEST_PORT", default: 8080)))
         config.token = try BearerToken.option(value: token, file: tokenFile, env: "LOGDIST_INGEST_TOKEN")
         config.ackTimeout = .milliseconds(try setting(ackTimeoutMs, "LOGDIST_ACK_TIMEOUT_MS", default: 5000))
