@@ -118,7 +118,14 @@ let package = Package(
         .testTarget(name: "CommonTests", dependencies: ["Common", "CRdKafka", "KafkaTestSupport"]),
         .testTarget(
             name: "IngestTests",
-            dependencies: ["Ingest", "Common", "KafkaTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "Ingest", "Common", "KafkaTestSupport", "OTLPProto", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
             exclude: ["hostile-corpus.json", "contract"]
         ),
         .testTarget(

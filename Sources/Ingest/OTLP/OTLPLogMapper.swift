@@ -52,6 +52,7 @@ struct OTLPLogMapper {
                     continue
                 }
                 var chunk: [JSONBytes] = []
+                var chunkNanos: [UInt64] = []
                 var chunkBytes = 0
                 var firstTimestamp: Int64?
                 let room = limits.maxBodyBytes - header.bytes.count - Self.idRoom
@@ -68,17 +69,20 @@ struct OTLPLogMapper {
                         continue
                     }
                     if chunk.count == recordsPerPacket || chunkBytes + message.bytes.count + 1 > room {
-                        emit(&output, header: header, timestamp: firstTimestamp, messages: chunk, occurrences: &occurrences)
+                        emit(&output, header: header, timestamp: firstTimestamp, messages: chunk, nanos: chunkNanos, occurrences: &occurrences)
                         chunk.removeAll(keepingCapacity: true)
+                        chunkNanos.removeAll(keepingCapacity: true)
                         chunkBytes = 0
                         firstTimestamp = nil
                     }
                     if firstTimestamp == nil { firstTimestamp = Self.milliseconds(record) }
                     chunk.append(message)
+                    chunkNanos.append(record.timeUnixNano)
+                    chunkNanos.append(record.observedTimeUnixNano)
                     chunkBytes += message.bytes.count + 1
                 }
                 if !chunk.isEmpty {
-                    emit(&output, header: header, timestamp: firstTimestamp, messages: chunk, occurrences: &occurrences)
+                    emit(&output, header: header, timestamp: firstTimestamp, messages: chunk, nanos: chunkNanos, occurrences: &occurrences)
                 }
             }
         }
@@ -120,9 +124,11 @@ struct OTLPLogMapper {
         return json
     }
 
-    /// Writes one packet: its content (everything after the id) first, so that the id can be derived from it.
+    /// Writes one packet: its content (everything after the id) first, so that the id can be derived from it —
+    /// from the content and the records' exact times (`nanos`), which the packet keeps only to the millisecond.
     private func emit(
-        _ output: inout Output, header: JSONBytes, timestamp: Int64?, messages: [JSONBytes], occurrences: inout [String: Int]
+        _ output: inout Output, header: JSONBytes, timestamp: Int64?, messages: [JSONBytes], nanos: [UInt64],
+        occurrences: inout [String: Int]
     ) {
         var content = JSONBytes(capacity: header.bytes.count + messages.reduce(32) { $0 + $1.bytes.count + 1 })
         if let timestamp {
@@ -137,10 +143,13 @@ struct OTLPLogMapper {
             content.append(message)
         }
         content.raw("]}")
+        let contentCount = content.bytes.count
+        for value in nanos { withUnsafeBytes(of: value.littleEndian) { content.bytes.append(contentsOf: $0) } }
         let base = OTLPPacketID.make(content.bytes, occurrence: 1)
         let occurrence = occurrences[base, default: 0] + 1
         occurrences[base] = occurrence
         let id = occurrence == 1 ? base : OTLPPacketID.make(content.bytes, occurrence: occurrence)
+        content.bytes.removeLast(content.bytes.count - contentCount)
         let keyStart = output.keys.count
         output.keys.append(contentsOf: id.utf8)
         let valueStart = output.values.count
