@@ -16,10 +16,30 @@ struct OTLPLogsService: RegistrableRPCService {
 
     let export: OTLPExport
 
+    /// Refuses a request message over the limit with RESOURCE_EXHAUSTED and a message saying so (the transport's own
+    /// limit, set higher, would reset the stream, which clients report as UNAVAILABLE and retry).
+    struct LimitedDeserializer: MessageDeserializer {
+        let limit: Int
+        let inner = ProtobufDeserializer<OTLPExportLogsServiceRequest>()
+
+        func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> OTLPExportLogsServiceRequest {
+            guard bytes.count <= limit else {
+                throw RPCError(
+                    code: .resourceExhausted,
+                    message: "the request is \(bytes.count) bytes; at most \(limit) are accepted: send smaller exports")
+            }
+            do {
+                return try inner.deserialize(bytes)
+            } catch {
+                throw RPCError(code: .invalidArgument, message: "not an ExportLogsServiceRequest: \(error)")
+            }
+        }
+    }
+
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         router.registerHandler(
             forMethod: Self.export,
-            deserializer: ProtobufDeserializer<OTLPExportLogsServiceRequest>(),
+            deserializer: LimitedDeserializer(limit: export.service.config.otlp.grpcMaxMessageBytes),
             serializer: ProtobufSerializer<OTLPExportLogsServiceResponse>()
         ) { request, context in
             let single = try await ServerRequest(stream: request)
@@ -58,7 +78,7 @@ struct OTLPGRPCServer: Service {
             transportSecurity: .plaintext,
             config: .defaults { config in
                 config.compression.enabledAlgorithms = .all
-                config.rpc.maxRequestPayloadSize = settings.grpcMaxMessageBytes
+                config.rpc.maxRequestPayloadSize = max(settings.grpcMaxMessageBytes * 4, 64 << 20)
             })
         let server = GRPCServer(transport: transport, services: [OTLPLogsService(export: export)])
         try await withThrowingDiscardingTaskGroup { group in
