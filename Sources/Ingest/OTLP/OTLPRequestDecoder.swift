@@ -37,15 +37,20 @@ enum OTLPRequestDecoder {
         do {
             switch encoding {
             case .protobuf:
-                return try OTLPExportLogsServiceRequest(serializedBytes: body)
+                let request = try OTLPExportLogsServiceRequest(serializedBytes: body)
+                try checkIDs(request)
+                return request
             case .json:
                 var options = JSONDecodingOptions()
                 // OTLP/HTTP: "receivers MUST ignore unknown fields" in JSON, so new fields do not break old servers.
                 options.ignoreUnknownFields = true
                 var request = try OTLPExportLogsServiceRequest(jsonUTF8Bytes: body, options: options)
                 fixHexIDs(&request)
+                try checkIDs(request)
                 return request
             }
+        } catch let failure as Failure {
+            throw failure
         } catch {
             throw Failure(kind: .malformed, detail: "not an ExportLogsServiceRequest in \(encoding == .protobuf ? "protobuf" : "OTLP JSON"): \(error)")
         }
@@ -65,6 +70,22 @@ enum OTLPRequestDecoder {
                     }
                     if record.spanID.count == 12, let hex = fromHex(record.spanID.base64EncodedString()) {
                         request.resourceLogs[r].scopeLogs[s].logRecords[l].spanID = hex
+                    }
+                }
+            }
+        }
+    }
+
+    /// A trace id is 16 bytes and a span id 8, or empty (OTLP): anything else is a malformed request.
+    static func checkIDs(_ request: OTLPExportLogsServiceRequest) throws(Failure) {
+        for resourceLogs in request.resourceLogs {
+            for scopeLogs in resourceLogs.scopeLogs {
+                for record in scopeLogs.logRecords {
+                    guard record.traceID.isEmpty || record.traceID.count == 16 else {
+                        throw Failure(kind: .malformed, detail: "a trace id is 16 bytes (32 hex digits in JSON), not \(record.traceID.count)")
+                    }
+                    guard record.spanID.isEmpty || record.spanID.count == 8 else {
+                        throw Failure(kind: .malformed, detail: "a span id is 8 bytes (16 hex digits in JSON), not \(record.spanID.count)")
                     }
                 }
             }
