@@ -101,8 +101,12 @@ let package = Package(
         .executableTarget(
             name: "logdist",
             dependencies: [
-                "Common", "Ingest", "Dispatcher", "Analyser", "Pipeline", "LoadGen",
+                "Common", "Ingest", "Dispatcher", "Analyser", "Pipeline", "LoadGen", "OTLPProto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
