@@ -82,16 +82,32 @@ struct OTLPGRPCServer: Service {
             })
         let server = GRPCServer(transport: transport, services: [OTLPLogsService(export: export)])
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await server.serve() }
             group.addTask {
                 guard let address = try? await transport.listeningAddress, let bound = address.ipv4?.port else { return }
                 boundPort.set(bound)
                 logger.info("OTLP/gRPC listening", metadata: ["otlp.grpc.port": "\(bound)"])
             }
-            try? await gracefulShutdown()
-            server.beginGracefulShutdown()
+            do {
+                try await withGracefulShutdownHandler {
+                    try await server.serve()
+                } onGracefulShutdown: {
+                    server.beginGracefulShutdown()
+                }
+            } catch {
+                // The transport reports a taken port as a bind error inside its own error's description.
+                let text = String(describing: error)
+                guard text.contains("Address already in use") || text.contains("errno: 98") else { throw error }
+                throw OTLPListenError(
+                    description: "OTLP/gRPC cannot listen on \(host):\(port): the port is taken by another process; "
+                        + "stop it or choose another port (--otlp-grpc-port, 0 = off)")
+            }
         }
     }
+}
+
+/// A taken OTLP/gRPC port, named with the way out.
+struct OTLPListenError: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// The port the gRPC server bound, once it listens.

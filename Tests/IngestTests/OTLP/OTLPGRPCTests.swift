@@ -73,6 +73,22 @@ struct OTLPGRPCTests {
         await harness.close()
     }
 
+    @Test("a taken gRPC port ends the server at once with an error naming the port and the flag")
+    func takenPort() async throws {
+        let harness = try await OTLPHarness(label: "otlp-grpc-taken")
+        try await harness.withGRPC { port in
+            let second = OTLPGRPCServer(
+                export: OTLPExport(service: harness.service), port: port, host: "127.0.0.1", boundPort: OTLPBoundPort(),
+                logger: harness.cluster.logger)
+            await #expect {
+                try await second.run()
+            } throws: { error in
+                "\(error)".contains("127.0.0.1:\(port)") && "\(error)".contains("--otlp-grpc-port")
+            }
+        }
+        await harness.close()
+    }
+
     static func error(_ body: () async throws -> Void) async -> RPCError? {
         do {
             try await body()
