@@ -127,7 +127,7 @@ public struct ChaosRunner: Sendable {
         // ack timeout covers a leader failover.
         let ackTimeout = options.brokerControl == nil ? 2000 : 20_000
         var components: [Component] = [
-            Component(name: "ingest", arguments: ["ingest"] + common + ["--port", "\(ingestPort)", "--ack-timeout-ms", "\(ackTimeout)"], logPath: "\(dir)/ingest.log")
+            Component(name: "ingest", arguments: ["ingest"] + common + ["--port", "\(ingestPort)", "--ack-timeout-ms", "\(ackTimeout)", "--otlp-grpc-port", "0"], logPath: "\(dir)/ingest.log")
         ]
         for index in 0..<3 {
             components.append(

@@ -8,7 +8,7 @@ import Logging
 struct Perf: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmark helpers: a bare HTTP route, raw produce and consume (used by bench/run).",
-        subcommands: [PerfBare.self, PerfProduce.self, PerfConsume.self, PerfHop.self])
+        subcommands: [PerfBare.self, PerfProduce.self, PerfConsume.self, PerfHop.self, PerfOTLP.self])
 }
 
 struct PerfBare: AsyncParsableCommand {
