@@ -5,9 +5,14 @@ import Common
 enum BatchCommit {
     /// Runs the steps `CommitDecider` chooses until the batch is durable (returns), must be redone (throws the
     /// error that made it so), or the producer cannot continue (throws a fatal error).
+    /// - Parameter generation: the consumer group metadata of the poll the batch came from. Offsets are committed
+    ///   under that generation, so a batch polled before a rebalance is refused by the group coordinator
+    ///   (ILLEGAL_GENERATION: aborted, redone by whoever owns its partitions now) instead of committing offsets of
+    ///   partitions that may already belong to another member. nil: the consumer's current metadata (a drain,
+    ///   which assigns its partition itself).
     static func run(
         _ chunks: [ConsumedBatch], picks: [[Int32]], routes: KafkaProducer.Routes, offsets: [TopicPartitionOffset],
-        sink: BatchSink, consumer: KafkaConsumer
+        sink: BatchSink, consumer: KafkaConsumer, generation: ConsumerGroupMetadata? = nil
     ) async throws {
         var decider = CommitDecider(mode: sink.mode)
         var step = decider.first
@@ -15,7 +20,9 @@ enum BatchCommit {
         while true {
             var failure: (any Error)?
             do {
-                try await perform(step, chunks: chunks, picks: picks, routes: routes, offsets: offsets, sink: sink, consumer: consumer)
+                try await perform(
+                    step, chunks: chunks, picks: picks, routes: routes, offsets: offsets, sink: sink, consumer: consumer,
+                    generation: generation)
             } catch {
                 failure = error
                 if step != .abort { cause = error }
@@ -41,7 +48,7 @@ enum BatchCommit {
 
     private static func perform(
         _ step: CommitDecider.Step, chunks: [ConsumedBatch], picks: [[Int32]], routes: KafkaProducer.Routes,
-        offsets: [TopicPartitionOffset], sink: BatchSink, consumer: KafkaConsumer
+        offsets: [TopicPartitionOffset], sink: BatchSink, consumer: KafkaConsumer, generation: ConsumerGroupMetadata?
     ) async throws {
         switch (step, sink) {
         case (.begin, .transactional(let txn)):
@@ -50,7 +57,7 @@ enum BatchCommit {
             // Every output acknowledged before anything is committed.
             try await sink.producer.forward(chunks, picks: picks, routes: routes)
         case (.sendOffsets, .transactional(let txn)):
-            try await txn.sendOffsetsToTransaction(offsets, groupMetadata: try consumer.groupMetadata(), timeout: .seconds(30))
+            try await txn.sendOffsetsToTransaction(offsets, groupMetadata: try generation ?? consumer.groupMetadata(), timeout: .seconds(30))
         case (.commit, .transactional(let txn)):
             try await txn.commitTransaction(timeout: .seconds(60))
         case (.commit, .plain):

@@ -112,7 +112,10 @@ struct BatchRouter {
             for error in polled.errors {
                 logger.warning("fetch error", metadata: [LogKeys.kafkaError: "\(error.error)"])
             }
-            if !polled.isEmpty { batch.append(polled) }
+            if !polled.isEmpty {
+                if batch.isEmpty, sink.mode == .exactlyOnce { batch.generation = try consumer.groupMetadata() }
+                batch.append(polled)
+            }
             let revoked = revocations.take()
             forgetWindows(of: revoked)
             if !revoked.isEmpty {
@@ -188,7 +191,9 @@ struct BatchRouter {
             defer { signal.finish() }
             let started = ContinuousClock.now
             do {
-                try await BatchCommit.run(batch.chunks, picks: picks, routes: routes, offsets: offsets, sink: sink, consumer: consumer)
+                try await BatchCommit.run(
+                    batch.chunks, picks: picks, routes: routes, offsets: offsets, sink: sink, consumer: consumer,
+                    generation: batch.generation)
                 return .success(ContinuousClock.now - started)
             } catch {
                 return .failure(error)
@@ -356,6 +361,8 @@ final class CommitSignal: Sendable {
 struct InputBatch {
     var chunks: [ConsumedBatch] = []
     private(set) var count = 0
+    /// Exactly-once: the group generation the batch was polled in (see `BatchCommit.run`).
+    var generation: ConsumerGroupMetadata?
 
     init(chunks: [ConsumedBatch] = []) {
         for chunk in chunks { append(chunk) }

@@ -26,6 +26,8 @@ public struct IngestConfig: Sendable {
     public var queueCapacity = 200_000
     /// How the topics are created if they are missing.
     public var layout = TopicLayout()
+    /// OTLP logs in: `POST /v1/logs` and the gRPC LogsService.
+    public var otlp = OTLPSettings()
 
     public init(kafka: KafkaConfig, topics: Topics, http: HTTPSettings) {
         self.kafka = kafka

@@ -160,7 +160,7 @@ struct IngestHandlers: Sendable {
     }
 
     /// The body, refusing absurd `Content-Length` values before reading and anything over the limit while reading.
-    private func collectBody(_ request: Request, context: some RequestContext) async throws -> [UInt8] {
+    func collectBody(_ request: Request, context: some RequestContext) async throws -> [UInt8] {
         let limit = config.limits.maxBodyBytes
         if let declared = request.headers[.contentLength], let length = Int(declared), length > limit {
             service.metrics.rejected("too_large")

@@ -12,9 +12,12 @@ public final class IngestService: Sendable {
     public let registry = PrometheusCollectorRegistry()
     /// The port the server bound, once it runs.
     public let boundPort = BoundPort()
+    /// The port the OTLP/gRPC server bound, once it runs (when `config.otlp.grpcPort` is set).
+    public let otlpGRPCPort = OTLPBoundPort()
     let producer: KafkaProducer
     let admin: KafkaAdmin
     let metrics: IngestMetrics
+    let otlpMetrics: OTLPMetrics
     let logger: Logger
     private let embedded: EmbeddedBroker?
     /// Why the service is not ready, or nil when it is.
@@ -34,6 +37,7 @@ public final class IngestService: Sendable {
         self.producer = try KafkaProducer(configuration: producerConfig, logger: logger)
         self.admin = try KafkaAdmin(kafka: config.kafka, logger: logger)
         self.metrics = IngestMetrics(registry: registry)
+        self.otlpMetrics = OTLPMetrics(registry: registry)
     }
 
     /// Creates the topics if the cluster lets us (idempotent), so a fresh cluster works out of the box; waits out a
@@ -62,6 +66,8 @@ public final class IngestService: Sendable {
         api.post("/v1/packets") { request, context in try await handlers.single(request, context: context) }
         api.post("/v1/packets:batch") { request, context in try await handlers.batch(request, context: context) }
         api.post("/distributor/packet") { request, context in try await handlers.single(request, context: context) }
+        let otlp = OTLPHTTPHandler(export: OTLPExport(service: self), handlers: handlers)
+        api.post("/v1/logs") { request, context in try await otlp.handle(request, context: context) }
         return router
     }
 
@@ -75,7 +81,13 @@ public final class IngestService: Sendable {
                 try await Task.sleep(for: .seconds(2))
             }
         }
-        return [ProducerService(producer: producer, logger: logger), monitor, app]
+        var services: [any Service] = [ProducerService(producer: producer, logger: logger), monitor]
+        if let port = config.otlp.grpcPort {
+            services.append(
+                OTLPGRPCServer(export: OTLPExport(service: self), port: port, host: config.otlp.grpcHost, boundPort: otlpGRPCPort, logger: logger))
+        }
+        services.append(app)
+        return services
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.

@@ -111,7 +111,7 @@ public struct ChaosRunner: Sendable {
     public func run(say: @escaping @Sendable (String) -> Void) async throws -> ChaosReport {
         try FileManager.default.createDirectory(atPath: options.workDirectory, withIntermediateDirectories: true)
         let broker: EmbeddedBroker? = options.kafka == nil ? try EmbeddedBroker(brokers: 3, logger: logger) : nil
-        let kafka = options.kafka ?? KafkaConfig(bootstrapServers: broker!.bootstrapServers)
+        let kafka = options.kafka ?? KafkaConfig(bootstrapServers: broker!.bootstrapServers, embedded: true)
         let topics = Topics(namespace: "chaos-\(UUID().uuidString.prefix(6).lowercased())")
         let admin = try KafkaAdmin(kafka: kafka, logger: logger)
         try await TopicProvisioner.ensure(
@@ -127,7 +127,7 @@ public struct ChaosRunner: Sendable {
         // ack timeout covers a leader failover.
         let ackTimeout = options.brokerControl == nil ? 2000 : 20_000
         var components: [Component] = [
-            Component(name: "ingest", arguments: ["ingest"] + common + ["--port", "\(ingestPort)", "--ack-timeout-ms", "\(ackTimeout)"], logPath: "\(dir)/ingest.log")
+            Component(name: "ingest", arguments: ["ingest"] + common + ["--port", "\(ingestPort)", "--ack-timeout-ms", "\(ackTimeout)", "--otlp-grpc-port", "0"], logPath: "\(dir)/ingest.log")
         ]
         for index in 0..<3 {
             components.append(

@@ -62,6 +62,8 @@ public struct PipelineConfig: Sendable {
     /// Partitions of the assigned topic; nil: one per analyser, plus 5 spare on the embedded broker (which cannot
     /// add partitions later), so analysers can join the running pipeline (`logdist analyse --partition 3 …`).
     public var analyserSlots: Int?
+    /// The OTLP/gRPC port of ingest; nil: none; 0: a free port.
+    public var otlpGRPCPort: Int?
 
     public init() {}
 }
@@ -83,10 +85,12 @@ public final class Pipeline: Sendable {
         self.logger = logger
         let broker: EmbeddedBroker? = config.kafka == nil ? try EmbeddedBroker(brokers: config.brokers, logger: logger) : nil
         self.broker = broker
-        self.kafka = config.kafka ?? KafkaConfig(bootstrapServers: broker!.bootstrapServers)
+        self.kafka = config.kafka ?? KafkaConfig(bootstrapServers: broker!.bootstrapServers, embedded: true)
         topics = Topics(namespace: config.namespace)
         var ingestConfig = IngestConfig(kafka: kafka, topics: topics, http: HTTPSettings(host: config.host, port: config.ingestPort))
         ingestConfig.token = config.ingestToken
+        ingestConfig.otlp.grpcPort = config.otlpGRPCPort
+        ingestConfig.otlp.grpcHost = config.host
         let slots = config.analyserSlots ?? (broker == nil ? config.analysers.count : config.analysers.count + 5)
         ingestConfig.layout = TopicLayout(packetPartitions: config.packetPartitions, analyserSlots: slots)
         ingest = try IngestService(config: ingestConfig, logger: logger.labelled("ingest"), embedded: broker)
@@ -160,6 +164,7 @@ public final class Pipeline: Sendable {
 
     public func waitUntilListening() async {
         _ = await ingest.boundPort.wait()
+        if config.otlpGRPCPort != nil { _ = await ingest.otlpGRPCPort.wait() }
         _ = await dispatcher.boundPort.wait()
         for analyser in analysers { _ = await analyser.boundPort.wait() }
     }

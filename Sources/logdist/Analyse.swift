@@ -38,7 +38,7 @@ struct Analyse: AsyncParsableCommand {
         }) else { throw ValidationError("--partition is required (or LOGDIST_PARTITION)") }
         let port = try setting(port, "LOGDIST_ANALYSER_PORT", default: 8101)
         var config = AnalyserConfig(
-            kafka: try kafka.kafkaConfig(), topics: kafka.topics, id: id, partition: partition,
+            kafka: try await kafka.probedKafkaConfig(logger: logger), topics: kafka.topics, id: id, partition: partition,
             weight: try setting(weight, "LOGDIST_WEIGHT", default: 1), http: try http.settings(port: port))
         config.heartbeatInterval = .milliseconds(try setting(heartbeatIntervalMs, "LOGDIST_HEARTBEAT_INTERVAL_MS", default: 500))
         config.adminToken = try BearerToken.option(value: adminToken, file: adminTokenFile, env: "LOGDIST_ADMIN_TOKEN")

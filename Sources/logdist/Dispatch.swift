@@ -55,7 +55,7 @@ struct Dispatch: AsyncParsableCommand {
     func run() async throws {
         let logger = try log.bootstrap(label: "logdist.dispatcher")
         var config = DispatcherConfig(
-            kafka: try kafka.kafkaConfig(), topics: kafka.topics,
+            kafka: try await kafka.probedKafkaConfig(logger: logger), topics: kafka.topics,
             http: try http.settings(port: try setting(port, "LOGDIST_DISPATCHER_PORT", default: 8090)),
             instanceID: instanceId ?? env("LOGDIST_INSTANCE_ID"))
         config.layout = try topicLayout.layout()

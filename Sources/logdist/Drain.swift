@@ -37,7 +37,7 @@ struct Drain: AsyncParsableCommand {
         options.heartbeatTimeout = .milliseconds(heartbeatTimeoutMs)
         options.quietPeriod = .milliseconds(quietMs)
         options.batchSize = batchSize
-        let drain = BacklogDrain(kafka: try kafka.kafkaConfig(), topics: kafka.topics, analyser: id, options: options, logger: logger)
+        let drain = BacklogDrain(kafka: try await kafka.probedKafkaConfig(logger: logger), topics: kafka.topics, analyser: id, options: options, logger: logger)
         let printer = ProgressPrinter(id: id, json: json)
         do {
             let result = try await drain.run { printer.show($0) }

@@ -8,7 +8,8 @@ struct IngestCommand: AsyncParsableCommand {
         abstract: "Accept packets over HTTP and write them durably to <namespace>.packets.",
         discussion: """
             Routes: POST /v1/packets, POST /v1/packets:batch (NDJSON or a JSON array; ?partial=true for per-item results),
-            POST /distributor/packet (logdistributor's route), GET /health/live, GET /health/ready, GET /metrics.
+            POST /distributor/packet (logdistributor's route), POST /v1/logs (OTLP/HTTP logs, protobuf or JSON),
+            GET /health/live, GET /health/ready, GET /metrics; OTLP/gRPC LogsService/Export on --otlp-grpc-port.
             202 only after Kafka acknowledged every packet of the request (acks=all, idempotent producer).
             """)
 
@@ -29,12 +30,14 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(help: "Producer linger.ms (env LOGDIST_LINGER_MS; default 1).") var lingerMs: Int?
     @Option(help: "0 (the default): each packet goes to the partition its id hashes to, so a client's retry is routed once. N: send to one partition for N milliseconds, then the next (fewer, larger batches; a retry landing elsewhere is routed twice) (env LOGDIST_PARTITION_STICK_MS).")
     var partitionStickMs: Int?
+    @Option(help: "OTLP/gRPC port for OTLP logs (env LOGDIST_OTLP_GRPC_PORT; default 4317; 0: off).") var otlpGrpcPort: Int?
+    @Option(help: "Most OTLP log records per packet (env LOGDIST_OTLP_RECORDS_PER_PACKET; default 1000).") var otlpRecordsPerPacket: Int?
     @OptionGroup var topicLayout: TopicLayoutOptions
 
     func run() async throws {
         let logger = try log.bootstrap(label: "logdist.ingest")
         var config = IngestConfig(
-            kafka: try kafka.kafkaConfig(), topics: kafka.topics,
+            kafka: try await kafka.probedKafkaConfig(logger: logger), topics: kafka.topics,
             http: try http.settings(port: try setting(port, "LOGDIST_INGEST_PORT", default: 8080)))
         config.token = try BearerToken.option(value: token, file: tokenFile, env: "LOGDIST_INGEST_TOKEN")
         config.ackTimeout = .milliseconds(try setting(ackTimeoutMs, "LOGDIST_ACK_TIMEOUT_MS", default: 5000))
@@ -48,6 +51,10 @@ struct IngestCommand: AsyncParsableCommand {
         guard stickMs >= 0 else { throw ValidationError("--partition-stick-ms \(stickMs): use 0 (partition by id) or more") }
         config.partitionStick = stickMs == 0 ? nil : .milliseconds(stickMs)
         config.layout = try topicLayout.layout()
+        let grpcPort = try setting(otlpGrpcPort, "LOGDIST_OTLP_GRPC_PORT", default: 4317)
+        config.otlp.grpcPort = grpcPort == 0 ? nil : grpcPort
+        config.otlp.grpcHost = config.http.host
+        config.otlp.recordsPerPacket = try setting(otlpRecordsPerPacket, "LOGDIST_OTLP_RECORDS_PER_PACKET", default: 1000)
         logger.info("ingest starting", metadata: [LogKeys.bootstrap: "\(config.kafka.bootstrapServers)", "auth": "\(config.token != nil)"])
         try await IngestService(config: config, logger: logger).run()
     }

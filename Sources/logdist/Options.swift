@@ -42,6 +42,12 @@ struct KafkaOptions: ParsableArguments {
 
     var topics: Topics { Topics(namespace: (try? setting(namespace, "LOGDIST_NAMESPACE", default: "logdist")) ?? "logdist") }
 
+    /// The cluster's config, told whether it is the embedded broker (asked once, by its cluster id; a cluster that
+    /// does not answer in time is taken for Kafka, the reference).
+    func probedKafkaConfig(logger: Logger) async throws -> KafkaConfig {
+        try await kafkaConfig().probed(logger: logger)
+    }
+
     func kafkaConfig() throws -> KafkaConfig {
         guard let servers = bootstrap ?? env("LOGDIST_BOOTSTRAP") else {
             throw ValidationError("no Kafka: pass --bootstrap host:port or set LOGDIST_BOOTSTRAP (`logdist broker` prints one)")

@@ -8,7 +8,7 @@ import Logging
 struct Perf: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmark helpers: a bare HTTP route, raw produce and consume (used by bench/run).",
-        subcommands: [PerfBare.self, PerfProduce.self, PerfConsume.self, PerfHop.self])
+        subcommands: [PerfBare.self, PerfProduce.self, PerfConsume.self, PerfHop.self, PerfOTLP.self])
 }
 
 struct PerfBare: AsyncParsableCommand {
@@ -92,7 +92,7 @@ struct PerfConsume: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "logdist.perf")
         logger.logLevel = .error
-        let config = try kafka.kafkaConfig()
+        let config = try await kafka.probedKafkaConfig(logger: logger)
         let admin = try KafkaAdmin(kafka: config, logger: logger)
         guard let partitions = try await admin.partitionCount(topic: topic) else { throw ValidationError("no topic \(topic)") }
         var consumerConfig = KafkaConsumer.Configuration(kafka: config, groupID: nil)

@@ -22,7 +22,7 @@ struct PerfHop: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "logdist.perf.hop")
         logger.logLevel = .error
-        let config = try kafka.kafkaConfig()
+        let config = try await kafka.probedKafkaConfig(logger: logger)
         let topics = kafka.topics
         let admin = try KafkaAdmin(kafka: config, logger: logger)
         guard let partitions = try await admin.partitionCount(topic: topics.assigned) else {

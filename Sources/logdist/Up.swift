@@ -17,6 +17,7 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Namespace (default logdist).") var namespace = "logdist"
     @Option(help: "Partitions of the packets topic.") var partitions = 6
     @Option(help: "Ingest port.") var ingestPort = 8080
+    @Option(help: "OTLP/gRPC port of ingest (OTLP logs; 0: off).") var otlpGrpcPort = 4317
     @Option(help: "Dispatcher port (API and dashboard).") var dispatcherPort = 8090
     @Option(help: "First analyser port; the others follow.") var analyserPort = 8101
     @Option(help: "Admin token (env LOGDIST_ADMIN_TOKEN; default: generated and printed).") var adminToken: String?
@@ -36,6 +37,7 @@ struct Up: AsyncParsableCommand {
         config.namespace = namespace
         config.packetPartitions = partitions
         config.ingestPort = ingestPort
+        config.otlpGRPCPort = otlpGrpcPort == 0 ? nil : otlpGrpcPort
         config.dispatcherPort = dispatcherPort
         config.analyserBasePort = analyserPort
         config.delivery = delivery
@@ -76,6 +78,12 @@ struct Up: AsyncParsableCommand {
             "logdist is up",
             "  kafka       \(pipeline.kafka.bootstrapServers)\(pipeline.broker == nil ? "" : "  (embedded broker: ~5 MiB per partition, at-least-once)")",
             "  ingest      http://\(config.host):\(pipeline.ingest.boundPort.current ?? 0)/v1/packets",
+            "  otlp/http   http://\(config.host):\(pipeline.ingest.boundPort.current ?? 0)/v1/logs   (OTLP logs, protobuf or JSON)",
+        ]
+        if let port = pipeline.ingest.otlpGRPCPort.current {
+            lines.append("  otlp/grpc   \(config.host):\(port)   (OTLP logs: LogsService/Export, plaintext)")
+        }
+        lines += [
             "  dashboard   http://\(config.host):\(pipeline.dispatcher.boundPort.current ?? 0)/   (delivery: \(pipeline.dispatcher.mode.rawValue); "
                 + "load, fail and begin take the admin token)",
         ]

@@ -28,7 +28,7 @@ struct OpenAPITests {
         let doc = try Self.document()
         #expect(doc["openapi"] as? String == "3.1.0")
         let paths = Set((doc["paths"] as? [String: Any] ?? [:]).keys)
-        #expect(paths == ["/v1/packets", "/v1/packets:batch", "/distributor/packet", "/health/live", "/health/ready", "/metrics"])
+        #expect(paths == ["/v1/packets", "/v1/packets:batch", "/distributor/packet", "/v1/logs", "/health/live", "/health/ready", "/metrics"])
     }
 
     @Test("every status the routes answer is documented for that route")

@@ -36,6 +36,8 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardOutput = handle
         process.standardError = handle
         var env = ProcessInfo.processInfo.environment
+        // `logdist ingest` serves OTLP/gRPC on 4317 by default: a fixed port, which tests do not take (0 = off).
+        if env["LOGDIST_OTLP_GRPC_PORT"] == nil { env["LOGDIST_OTLP_GRPC_PORT"] = "0" }
         env.merge(environment) { $1 }
         process.environment = env
         try process.run()

@@ -42,7 +42,7 @@ public final class TestCluster: Sendable {
         } else {
             let broker = try EmbeddedBroker(brokers: brokers, logger: logger)
             self.broker = broker
-            self.kafka = KafkaConfig(bootstrapServers: broker.bootstrapServers)
+            self.kafka = KafkaConfig(bootstrapServers: broker.bootstrapServers, embedded: true)
         }
         self.admin = try KafkaAdmin(kafka: kafka, logger: logger)
         self.runID = String(UUID().uuidString.lowercased().prefix(8))

@@ -1,13 +1,19 @@
+import Logging
+
 /// librdkafka properties for one client: the bootstrap servers, logdist's defaults, and anything passed with
 /// `-X key=value` (TLS, SASL, tuning), which wins over the defaults.
 public struct KafkaConfig: Sendable, Equatable {
     public var bootstrapServers: String
     /// Properties passed through unchanged to librdkafka, applied after the defaults.
     public var properties: [String: String]
+    /// Whether the cluster is the embedded broker (librdkafka's mock), whose fetch behaviour differs from Kafka's:
+    /// clients tune for it (see `KafkaConsumer.Configuration`). Set by whoever started it, or by `probed(logger:)`.
+    public var embedded: Bool
 
-    public init(bootstrapServers: String, properties: [String: String] = [:]) {
+    public init(bootstrapServers: String, properties: [String: String] = [:], embedded: Bool = false) {
         self.bootstrapServers = bootstrapServers
         self.properties = properties
+        self.embedded = embedded
     }
 
     /// Parses `key=value` as kcat's `-X` does.
@@ -47,5 +53,21 @@ public struct KafkaConfig: Sendable, Equatable {
         let lower = key.lowercased()
         return lower.contains("password") || lower.contains("secret") || lower.contains("token")
             || lower.hasSuffix(".key.pem") || lower.contains("sasl.oauthbearer.config")
+    }
+}
+
+extension KafkaConfig {
+    /// This config with `embedded` told by the cluster's id. A cluster that does not answer within `timeout` (still
+    /// starting, unreachable) is taken for Kafka: the services then wait for it as they would anyway.
+    public func probed(logger: Logger, timeout: Duration = .seconds(3)) async -> KafkaConfig {
+        guard !embedded else { return self }
+        var config = self
+        do {
+            let admin = try KafkaAdmin(kafka: self, logger: logger)
+            config.embedded = try await admin.isEmbeddedBroker(timeout: timeout)
+        } catch {
+            logger.debug("cluster id not read; taking the cluster for Kafka", metadata: [LogKeys.kafkaError: "\(error)"])
+        }
+        return config
     }
 }
