@@ -28,7 +28,9 @@
 #   SMOKE_RATE            requests/s per ingest (20), SMOKE_BATCH packets per request (10),
 #   SMOKE_STEADY          steady phase (10s), SMOKE_CHAOS chaos phase (40s), SMOKE_TOLERANCE share tolerance (0.03)
 #   SMOKE_OUT             directory for ids, logs and report.txt (a new temporary directory)
-# Needs: bash, curl, python3; kcat if present (else the broker container's kafka-console-consumer.sh).
+#   SMOKE_READER          kcat | console: how <ns>.assigned is read (default kcat if installed, else the
+#                         broker container's kafka-console-consumer.sh)
+# Needs: bash, curl, python3; kcat if present.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -183,7 +185,7 @@ wait_analysed() { # target total -> waits until the analysers' packets reach it 
 
 # Every record of <ns>.assigned (read_committed) as "key" lines, into $out/assigned.txt.
 read_assigned() {
-    if command -v kcat >/dev/null 2>&1; then
+    if [ "${SMOKE_READER:-auto}" != console ] && command -v kcat >/dev/null 2>&1; then
         kcat -C -b "$bootstrap" -t "$ns.assigned" -o beginning -e -q -f '%k\n' -X isolation.level=read_committed \
             >"$out/assigned.txt" 2>"$out/kcat.log"
     else
