@@ -26,7 +26,8 @@ fi
 
 # Compose interpolation must not depend on the caller's environment.
 unset LOGDIST_IMAGE KAFKA_IMAGE PROMETHEUS_IMAGE GRAFANA_IMAGE LOGDIST_BIND LOGDIST_NAMESPACE \
-      LOGDIST_PACKET_PARTITIONS LOGDIST_ADMIN_TOKEN LOGDIST_LOG_LEVEL GRAFANA_ADMIN_PASSWORD
+      LOGDIST_PACKET_PARTITIONS LOGDIST_ADMIN_TOKEN LOGDIST_LOG_LEVEL GRAFANA_ADMIN_PASSWORD LOGDIST_KAFKA_HOST
+for v in $(compgen -v LOGDIST_PORT_); do unset "$v"; done
 
 for file in deploy/compose.yaml deploy/compose.single.yaml; do
     for profile in "" load; do
