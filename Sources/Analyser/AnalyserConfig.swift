@@ -1,4 +1,7 @@
-import Common
+import LogdistBasics
+import KafkaClient
+import PacketModel
+import ServiceSupport
 
 /// Everything `logdist analyse` is told.
 public struct AnalyserConfig: Sendable {

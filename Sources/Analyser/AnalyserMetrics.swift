@@ -1,4 +1,5 @@
-import Common
+import PacketModel
+import ServiceSupport
 import Prometheus
 
 /// The analyser's metrics, labelled by analyser id (a bounded set: one per analyser process).

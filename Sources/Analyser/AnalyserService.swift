@@ -1,4 +1,7 @@
-import Common
+import LogdistBasics
+import KafkaClient
+import PacketModel
+import ServiceSupport
 import Hummingbird
 import Logging
 import Prometheus

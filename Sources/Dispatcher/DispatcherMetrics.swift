@@ -1,4 +1,5 @@
-import Common
+import PacketModel
+import ServiceSupport
 import Prometheus
 import Synchronization
 

@@ -1,5 +1,9 @@
+import Operations
 import AsyncHTTPClient
-import Common
+import LogdistBasics
+import KafkaClient
+import PacketModel
+import ServiceSupport
 import Foundation
 import Hummingbird
 import Logging

@@ -1,4 +1,7 @@
-import Common
+import LogdistBasics
+import KafkaClient
+import PacketModel
+import ServiceSupport
 
 /// Everything `logdist ingest` is told, in one value.
 public struct IngestConfig: Sendable {

@@ -1,4 +1,8 @@
-import Common
+import Operations
+import LogdistBasics
+import KafkaClient
+import PacketModel
+import ServiceSupport
 import Hummingbird
 import Logging
 import Prometheus

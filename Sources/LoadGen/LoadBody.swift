@@ -1,4 +1,4 @@
-import Common
+import PacketModel
 
 /// The body of one load request — `packets` packets, NDJSON when more than one — built once; each request patches
 /// its fixed-width fields in place (the sequence number in each id, the timestamps, the numbers in the message

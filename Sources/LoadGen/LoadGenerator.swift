@@ -1,5 +1,6 @@
 import AsyncHTTPClient
-import Common
+import LogdistBasics
+import PacketModel
 import Foundation
 import Histogram
 import NIOCore

@@ -1,5 +1,8 @@
+import Operations
 import AsyncHTTPClient
-import Common
+import LogdistBasics
+import KafkaClient
+import PacketModel
 import Foundation
 import LoadGen
 import Logging

@@ -1,6 +1,9 @@
 import Analyser
 import AsyncHTTPClient
-import Common
+import LogdistBasics
+import KafkaClient
+import PacketModel
+import ServiceSupport
 import Dispatcher
 import Foundation
 import LoadGen

@@ -1,5 +1,8 @@
 import Analyser
-import Common
+import LogdistBasics
+import KafkaClient
+import PacketModel
+import ServiceSupport
 import Dispatcher
 import Foundation
 import Ingest

@@ -1,6 +1,8 @@
 import Analyser
 import ArgumentParser
-import Common
+import LogdistBasics
+import PacketModel
+import ServiceSupport
 
 struct Analyse: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

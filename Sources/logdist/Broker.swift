@@ -1,5 +1,8 @@
+import Operations
 import ArgumentParser
-import Common
+import KafkaClient
+import PacketModel
+import ServiceSupport
 import Foundation
 import ServiceLifecycle
 

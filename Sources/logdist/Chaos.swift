@@ -1,5 +1,6 @@
 import ArgumentParser
-import Common
+import KafkaClient
+import PacketModel
 import Foundation
 import Pipeline
 

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Common
 import Foundation
 import Pipeline
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import Common
+import LogdistBasics
+import PacketModel
+import ServiceSupport
 import Dispatcher
 
 extension DeliveryMode: ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Common
+import LogdistBasics
+import PacketModel
 import Dispatcher
 import Foundation
 import Logging

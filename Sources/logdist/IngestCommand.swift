@@ -1,5 +1,7 @@
 import ArgumentParser
-import Common
+import LogdistBasics
+import PacketModel
+import ServiceSupport
 import Ingest
 
 struct IngestCommand: AsyncParsableCommand {

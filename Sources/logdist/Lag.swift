@@ -1,5 +1,6 @@
 import ArgumentParser
-import Common
+import LogdistBasics
+import Operations
 import Foundation
 
 struct Lag: AsyncParsableCommand {

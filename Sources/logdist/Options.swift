@@ -1,5 +1,7 @@
 import ArgumentParser
-import Common
+import KafkaClient
+import PacketModel
+import ServiceSupport
 import Foundation
 import Logging
 

@@ -1,5 +1,7 @@
 import ArgumentParser
-import Common
+import LogdistBasics
+import KafkaClient
+import PacketModel
 import Foundation
 import Histogram
 import Logging

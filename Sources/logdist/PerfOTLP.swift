@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
-import Common
+import LogdistBasics
+import PacketModel
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix

@@ -1,5 +1,8 @@
 import ArgumentParser
-import Common
+import LogdistBasics
+import KafkaClient
+import PacketModel
+import ServiceSupport
 import Dispatcher
 import Foundation
 import Pipeline

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Common
+import PacketModel
+import Operations
 import Foundation
 import Logging
 

@@ -1,5 +1,5 @@
 import Testing
-import Common
+import LogdistBasics
 
 @testable import Analyser
 

@@ -1,5 +1,5 @@
 import Foundation
-import Common
+import LogdistBasics
 import Testing
 
 @testable import Analyser

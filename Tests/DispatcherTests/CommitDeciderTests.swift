@@ -1,4 +1,4 @@
-import Common
+import KafkaClient
 import Testing
 
 @testable import Dispatcher

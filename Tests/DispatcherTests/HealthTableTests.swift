@@ -1,4 +1,5 @@
-import Common
+import LogdistBasics
+import PacketModel
 import Foundation
 import Testing
 

@@ -1,4 +1,4 @@
-import Common
+import PacketModel
 import Foundation
 import Testing
 

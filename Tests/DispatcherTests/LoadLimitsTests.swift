@@ -1,4 +1,4 @@
-import Common
+import ServiceSupport
 import LoadGen
 import Testing
 

@@ -1,4 +1,3 @@
-import Common
 import Testing
 
 @testable import Dispatcher

@@ -1,4 +1,4 @@
-import Common
+import LogdistBasics
 import Testing
 
 @testable import Dispatcher

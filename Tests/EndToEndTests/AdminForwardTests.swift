@@ -1,5 +1,8 @@
+import Operations
 import AsyncHTTPClient
-import Common
+import KafkaClient
+import PacketModel
+import ServiceSupport
 import Dispatcher
 import Foundation
 import KafkaTestSupport

@@ -1,4 +1,5 @@
-import Common
+import LogdistBasics
+import KafkaClient
 import Foundation
 import KafkaTestSupport
 import Logging

@@ -1,5 +1,6 @@
 import Analyser
-import Common
+import LogdistBasics
+import ServiceSupport
 import Dispatcher
 import Foundation
 import KafkaTestSupport

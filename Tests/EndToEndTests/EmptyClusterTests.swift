@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Common
 import Foundation
 import KafkaTestSupport
 import Testing

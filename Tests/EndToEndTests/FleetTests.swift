@@ -1,6 +1,10 @@
 import Analyser
 import AsyncHTTPClient
-import Common
+import LogdistBasics
+import KafkaClient
+import PacketModel
+import ServiceSupport
+import Operations
 import Dispatcher
 import Foundation
 import KafkaTestSupport

@@ -1,4 +1,4 @@
-import Common
+import PacketModel
 import Testing
 
 @testable import LoadGen

@@ -1,5 +1,8 @@
+import Operations
 import AsyncHTTPClient
-import Common
+import LogdistBasics
+import PacketModel
+import ServiceSupport
 import Dispatcher
 import Foundation
 import Hummingbird

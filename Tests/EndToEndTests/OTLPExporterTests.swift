@@ -1,5 +1,6 @@
 import Analyser
-import Common
+import LogdistBasics
+import KafkaClient
 import Foundation
 import KafkaTestSupport
 import Logging

@@ -1,5 +1,9 @@
+import Operations
 import Analyser
-import Common
+import LogdistBasics
+import KafkaClient
+import PacketModel
+import ServiceSupport
 import Dispatcher
 import Foundation
 import KafkaTestSupport

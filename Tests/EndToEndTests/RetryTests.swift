@@ -1,6 +1,8 @@
 import Analyser
 import AsyncHTTPClient
-import Common
+import LogdistBasics
+import PacketModel
+import Operations
 import Foundation
 import KafkaTestSupport
 import Testing

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
-import Common
+import KafkaClient
+import ServiceSupport
 import Foundation
 import KafkaTestSupport
 import Pipeline

@@ -1,4 +1,7 @@
-import Common
+import Operations
+import KafkaClient
+import PacketModel
+import ServiceSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting

@@ -1,4 +1,6 @@
-import Common
+import LogdistBasics
+import PacketModel
+import ServiceSupport
 import Dispatch
 import Foundation
 import KafkaTestSupport

@@ -1,4 +1,5 @@
-import Common
+import LogdistBasics
+import KafkaClient
 import Foundation
 
 /// Takes every broker of the test cluster away and brings them back.

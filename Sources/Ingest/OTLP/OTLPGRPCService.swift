@@ -1,4 +1,3 @@
-import Common
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import GRPCProtobuf

@@ -1,4 +1,6 @@
-import Common
+import LogdistBasics
+import KafkaClient
+import PacketModel
 import Foundation
 import OTLPProto
 

@@ -1,4 +1,4 @@
-import Common
+import PacketModel
 import OTLPProto
 
 /// OTLP severity → logdist level: the log data model's six ranges of four numbers each; an unspecified (or unknown)

@@ -1,4 +1,4 @@
-import Common
+import LogdistBasics
 import Foundation
 import GRPCCore
 import GRPCProtobuf

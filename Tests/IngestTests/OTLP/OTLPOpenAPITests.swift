@@ -1,4 +1,4 @@
-import Common
+import ServiceSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
