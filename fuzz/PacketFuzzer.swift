@@ -1,7 +1,7 @@
-// libFuzzer target for the packet validator (Sources/Common/Model). Built by fuzz/run.sh together with the model
+// libFuzzer target for the packet validator (Sources/PacketModel). Built by fuzz/run.sh together with the model
 // files into one module, so no package build is involved:
 //
-//     swiftc -sanitize=fuzzer,address -parse-as-library -O Sources/Common/Model/{...}.swift fuzz/PacketFuzzer.swift
+//     swiftc -sanitize=fuzzer,address -parse-as-library -O Sources/PacketModel/{...}.swift fuzz/PacketFuzzer.swift
 //
 // Every input goes through both `validate` overloads, `decode`, `splitArray` and `splitLines`, under the default
 // limits and under tiny ones, and the results are checked against each other. A broken invariant calls

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the packet validator (Sources/Common/Model) with libFuzzer for a bounded time.
+# Fuzzes the packet validator (Sources/PacketModel) with libFuzzer for a bounded time.
 #
 #   fuzz/run.sh [SECONDS]        default 60
 #
@@ -8,7 +8,7 @@
 # .build-fuzz/corpus, crash artifacts go to .build-fuzz/artifacts), and prints one summary line:
 #   fuzz: N executions in S s (E exec/s), crashes: C
 # Exits non-zero when a crash artifact was produced, printing its path and bytes as a Swift array
-# literal for a regression test in Tests/CommonTests/PacketValidatorTests+Fuzz.swift.
+# literal for a regression test in Tests/PacketModelTests/PacketValidatorTests+Fuzz.swift.
 # Environment: SWIFTC (default: swiftc on PATH), FUZZ_MAX_LEN (default 4096), FUZZ_ARGS (extra libFuzzer flags).
 set -euo pipefail
 
@@ -18,7 +18,7 @@ seconds="${1:-60}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$root/.build-fuzz"
 binary="$out/packet-fuzzer"
-model="$root/Sources/Common/Model"
+model="$root/Sources/PacketModel"
 swiftc="${SWIFTC:-swiftc}"
 
 command -v "$swiftc" >/dev/null || {

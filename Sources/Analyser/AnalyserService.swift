@@ -140,33 +140,7 @@ public final class AnalyserService: Sendable {
             metrics.lag.set(Double(lag))
             metrics.dedupeBytes.set(Double(bytes))
         }
-        router.get("/v1/stats") { [self] _, _ in jsonResponse(stats(), pretty: true) }
-        let admin = router.group("/internal/simulate")
-        admin.add(middleware: AdminTokenMiddleware(token: config.adminToken))
-        admin.post("fail") { [self] _, _ in
-            simulateFailure()
-            return jsonResponse(["id": config.id, "state": "failed"])
-        }
-        admin.post("begin") { [self] _, _ in
-            simulateBegin()
-            return jsonResponse(["id": config.id, "state": "up"])
-        }
+        router.addRoutes(AnalyserRoutes(service: self).collection())
         return router
-    }
-}
-
-/// 401 unless the admin token is configured and presented.
-struct AdminTokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: BearerToken?
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token else {
-            throw APIError(
-                status: .unauthorized, error: "unauthorized",
-                detail: "admin endpoints are disabled: start the analyser with --admin-token or LOGDIST_ADMIN_TOKEN",
-                headers: [.wwwAuthenticate: "Bearer"])
-        }
-        guard token.authorizes(request) else { throw APIError.unauthorized() }
-        return try await next(request, context)
     }
 }

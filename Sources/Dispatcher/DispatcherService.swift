@@ -182,24 +182,7 @@ public final class DispatcherService: Sendable {
         router.add(middleware: RequestMetricsMiddleware(counters: metrics.requests))
         router.addHealthRoutes { [self] in resolvedMode.withLock { $0 } == nil ? (startup.value ?? "starting") : nil }
         router.addMetricsRoute(registry: registry)
-        router.get("/v1/analysers") { [self] _, _ in jsonResponse(view(), pretty: true) }
-        router.get("/") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                body: .init(byteBuffer: ByteBuffer(bytes: DashboardPage.html)))
-        }
-        router.put("/v1/analysers/{id}/weight") { [self] request, context -> Response in
-            try await changeWeight(id: try context.parameters.require("id"), request: request, remove: false)
-        }
-        router.delete("/v1/analysers/{id}/weight") { [self] request, context -> Response in
-            try await changeWeight(id: try context.parameters.require("id"), request: request, remove: true)
-        }
-        addLoadRoutes(to: router)
-        router.post("/v1/analysers/{id}/{action}") { [self] request, context -> Response in
-            let id = try context.parameters.require("id")
-            let action = try context.parameters.require("action")
-            return try await forwardAdmin(id: id, action: action, request: request)
-        }
+        router.addRoutes(DispatcherRoutes(service: self).collection())
         return router
     }
 }

@@ -62,16 +62,7 @@ public final class IngestService: Sendable {
         router.addMetricsRoute(registry: registry) { [self] in
             metrics.queueDepth.set(Double(producer.queueDepth))
         }
-        let api = router.group()
-        if let token = config.token {
-            api.add(middleware: BearerTokenMiddleware(token: token))
-        }
-        let handlers = IngestHandlers(service: self)
-        api.post("/v1/packets") { request, context in try await handlers.single(request, context: context) }
-        api.post("/v1/packets:batch") { request, context in try await handlers.batch(request, context: context) }
-        api.post("/distributor/packet") { request, context in try await handlers.single(request, context: context) }
-        let otlp = OTLPHTTPHandler(export: OTLPExport(service: self), handlers: handlers)
-        api.post("/v1/logs") { request, context in try await otlp.handle(request, context: context) }
+        router.addRoutes(IngestRoutes(service: self).collection())
         return router
     }
 

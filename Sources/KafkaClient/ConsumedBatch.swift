@@ -124,3 +124,23 @@ extension ConsumerFetchError {
         self.init(topicPartition: tp, offset: m.offset, error: KafkaError(code: m.err, context: text))
     }
 }
+
+/// A consumed batch: the messages, in partition order, and the per-partition errors met while fetching them.
+public struct ConsumerBatch: Sendable {
+    public var messages: [KafkaMessage]
+    /// Non-fatal errors carried in place of messages (an out-of-range offset, a transport hiccup).
+    public var errors: [ConsumerFetchError]
+}
+
+/// An error librdkafka delivered in place of a message.
+public struct ConsumerFetchError: Sendable, Error {
+    public var topicPartition: TopicPartition?
+    public var offset: Int64
+    public var error: KafkaError
+
+    /// The fetch position fell outside the log and `auto.offset.reset=error` refused to move it silently.
+    public var isOffsetOutOfRange: Bool {
+        error.code == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET.rawValue
+            || error.code == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE.rawValue
+    }
+}

@@ -4,93 +4,19 @@ import Foundation
 import Logging
 import Synchronization
 
-/// A partition-set change from the group coordinator, reported before logdist code sees the new assignment's data.
-public enum RebalanceEvent: Sendable, Equatable {
-    case assigned([TopicPartition])
-    case revoked([TopicPartition])
-    case failed(String)
-}
-
-/// `isolation.level`: whether a consumer sees records of open and aborted transactions.
-public enum IsolationLevel: String, Sendable {
-    case readCommitted = "read_committed"
-    case readUncommitted = "read_uncommitted"
-}
-
-/// A consumed batch: the messages, in partition order, and the per-partition errors met while fetching them.
-public struct ConsumerBatch: Sendable {
-    public var messages: [KafkaMessage]
-    /// Non-fatal errors carried in place of messages (an out-of-range offset, a transport hiccup).
-    public var errors: [ConsumerFetchError]
-}
-
-/// An error librdkafka delivered in place of a message.
-public struct ConsumerFetchError: Sendable, Error {
-    public var topicPartition: TopicPartition?
-    public var offset: Int64
-    public var error: KafkaError
-
-    /// The fetch position fell outside the log and `auto.offset.reset=error` refused to move it silently.
-    public var isOffsetOutOfRange: Bool {
-        error.code == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET.rawValue
-            || error.code == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE.rawValue
-    }
-}
-
 /// A Kafka consumer: group subscription or manual assignment, batch polling, pause/resume, and offsets that are
 /// stored and committed only after the caller processed the messages (auto-commit and auto-store are off).
 public final class KafkaConsumer: Sendable {
-    public struct Configuration: Sendable {
-        public var kafka: KafkaConfig
-        /// The consumer group; nil reads without a group (manual assignment, nothing committed).
-        public var groupID: String?
-        public var isolationLevel: IsolationLevel = .readCommitted
-        /// `auto.offset.reset`: `earliest`, `latest`, or `error` to surface out-of-range positions to the caller.
-        public var autoOffsetReset = "earliest"
-        public var clientName = "consumer"
-        /// More defaults for this client (pass-through properties still win).
-        public var defaults: [String: String] = [:]
-
-        public init(kafka: KafkaConfig, groupID: String?) {
-            self.kafka = kafka
-            self.groupID = groupID
-        }
-
-        /// How long a fetch may wait for data on the broker. Kafka answers a fetch as soon as data arrives, so there
-        /// the wait only sets how often an idle consumer asks: measured on Apache Kafka 3.7 (one broker, e2e at
-        /// 4 000 packets/s through ingest, dispatcher and analysers), 5 ms cost the broker about 1 000 empty fetches
-        /// per second per consumer and gave p50 28 / p99 126 ms; 100 ms gave p50 20 / p99 86 ms with 13 % less
-        /// broker CPU; 500 ms p99 91 ms. The embedded broker holds an empty fetch for the whole wait even when data
-        /// arrives meanwhile, so there the wait is added to every hop: 5 ms (e2e p99 22 ms; 10 ms: 29 ms).
-        public static func fetchWait(embedded: Bool) -> Duration {
-            embedded ? .milliseconds(5) : .milliseconds(100)
-        }
-
-        func properties() -> [String: String] {
-            // librdkafka needs a group id even for manual assignment; a private one is never joined or committed.
-            let group = groupID ?? "logdist.reader.\(UUID().uuidString.lowercased())"
-            return kafka.resolved(defaults: defaults.merging([
-                "group.id": group,
-                "client.id": "logdist-\(clientName)",
-                "enable.auto.commit": "false",
-                "enable.auto.offset.store": "false",
-                "enable.partition.eof": "false",
-                "isolation.level": isolationLevel.rawValue,
-                "auto.offset.reset": autoOffsetReset,
-                "fetch.wait.max.ms": "\(Self.fetchWait(embedded: kafka.embedded).milliseconds)",
-            ]) { mine, _ in mine })
-        }
-    }
-
     let client: RDKafkaClient
     private let queue: QueueHandle
-    private let executor: BlockingExecutor
+    let executor: BlockingExecutor
     /// Commits wait on their own queue: a commit must not wait behind a poll that is waiting for data (librdkafka's
     /// calls are thread-safe). Measured: queued behind polls, commits added up to 10 ms to the dispatcher's hop.
-    private let commitExecutor: BlockingExecutor
+    let commitExecutor: BlockingExecutor
     public let configuration: Configuration
-    private let closed = Atomic<Bool>(false)
-    private let wakeInFlight = WakeFlag()
+    /// Starting → running (first poll) → closing → closed; polls are refused once a close begins.
+    private let lifecycle = Mutex(ClientLifecycle(role: "consumer"))
+    let wakeInFlight = WakeFlag()
 
     /// - Parameter onRebalance: called on the polling thread, after librdkafka applied the change.
     public init(
@@ -115,7 +41,7 @@ public final class KafkaConsumer: Sendable {
 
     deinit {
         rd_kafka_queue_destroy(queue.pointer)
-        if !closed.load(ordering: .acquiring) {
+        if lifecycle.withLock({ $0.needsTeardown }) {
             rd_kafka_consumer_close(client.handle)
         }
     }
@@ -168,7 +94,7 @@ public final class KafkaConsumer: Sendable {
     /// Like `poll`, but the records stay in librdkafka's buffers, for forwarding them without copying
     /// (`KafkaProducer.forward`).
     public func pollRaw(maxMessages: Int, timeout: Duration) async throws -> ConsumedBatch {
-        if closed.load(ordering: .acquiring) { throw KafkaError.closed("consumer") }
+        if case .refuse(let error) = lifecycle.withLock({ $0.admit() }) { throw error }
         precondition(maxMessages > 0, "poll needs room for at least one message")
         let queue = queue
         let batch = try await executor.run { () throws -> ConsumedBatch in
@@ -202,106 +128,6 @@ public final class KafkaConsumer: Sendable {
         try changePause(partitions, pause: false)
     }
 
-    /// Records the next offsets to commit (last processed + 1); `commitStored` sends them.
-    public func store(_ offsets: [TopicPartitionOffset]) throws {
-        guard !offsets.isEmpty else { return }
-        let list = PartitionList.make(offsets)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_offsets_store(client.handle, list)
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(code: err, context: "store offsets") }
-        if let error = PartitionList.firstError(list, context: "store offset") { throw error }
-    }
-
-    /// Commits the stored offsets of the current assignment, waiting for the broker's answer.
-    public func commitStored() async throws {
-        try await commit(nil)
-    }
-
-    /// Commits `offsets` (next offset to read per partition), or the stored offsets when nil.
-    public func commit(_ offsets: [TopicPartitionOffset]?) async throws {
-        let client = client
-        try await commitExecutor.run {
-            let list = offsets.map { PartitionList.make($0) }
-            defer { if let list { rd_kafka_topic_partition_list_destroy(list) } }
-            let err = rd_kafka_commit(client.handle, list, 0)
-            if err == RD_KAFKA_RESP_ERR__NO_OFFSET { return }
-            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code: err, context: "commit") }
-            if let list, let error = PartitionList.firstError(list, context: "commit") { throw error }
-        }
-    }
-
-    /// The group's committed offsets for `partitions`; `KafkaOffset.invalid` where nothing is committed.
-    public func committed(_ partitions: [TopicPartition], timeout: Duration) async throws -> [TopicPartitionOffset] {
-        let client = client
-        return try await executor.run {
-            let list = PartitionList.make(partitions)
-            defer { rd_kafka_topic_partition_list_destroy(list) }
-            let err = rd_kafka_committed(client.handle, list, timeout.milliseconds)
-            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code: err, context: "committed offsets") }
-            if let error = PartitionList.firstError(list, context: "committed offset") { throw error }
-            return PartitionList.read(list)
-        }
-    }
-
-    /// The next offset this consumer will fetch per partition (`KafkaOffset.invalid` before the first fetch).
-    public func position(_ partitions: [TopicPartition]) throws -> [TopicPartitionOffset] {
-        let list = PartitionList.make(partitions)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_position(client.handle, list)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code: err, context: "position") }
-        return PartitionList.read(list)
-    }
-
-    /// Moves the fetch position of assigned partitions.
-    public func seek(_ offsets: [TopicPartitionOffset], timeout: Duration) async throws {
-        let client = client
-        try await executor.run {
-            let list = PartitionList.make(offsets)
-            defer { rd_kafka_topic_partition_list_destroy(list) }
-            if let error = rd_kafka_seek_partitions(client.handle, list, timeout.milliseconds) {
-                throw KafkaError(consuming: error, context: "seek")
-            }
-            if let error = PartitionList.firstError(list, context: "seek") { throw error }
-        }
-    }
-
-    /// Low and high watermarks of a partition, asked of the broker.
-    public func watermarks(_ partition: TopicPartition, timeout: Duration) async throws -> (low: Int64, high: Int64) {
-        let client = client
-        return try await executor.query(deadline: timeout + .seconds(1)) { try client.watermarks(partition, timeout: timeout) }
-    }
-
-    /// Wakes the broker thread that fetches `partition` by asking its leader for the partition's watermarks, on a
-    /// background thread; at most one such request is outstanding (further calls are dropped meanwhile).
-    ///
-    /// librdkafka 2.0 stops fetching a partition while the local queue holds `queued.min.messages` and looks again
-    /// only when that broker thread wakes, up to a second later (2.2 added `fetch.queue.backoff.ms` for this). Any
-    /// request through the thread wakes it. (Resuming a partition that is not paused would wake it too, but
-    /// restarts the fetch at the application's position and delivers queued records twice.)
-    public func wakeFetcher(for partition: TopicPartition) {
-        guard wakeInFlight.set() else { return }
-        let client = client
-        let flag = wakeInFlight
-        DispatchQueue.global(qos: .utility).async {
-            do {
-                _ = try client.watermarks(partition, timeout: .seconds(1))
-            } catch {
-                // Only a nudge: the fetcher wakes by itself within a second anyway.
-                client.logger.debug("fetcher nudge unanswered", metadata: [LogKeys.kafkaError: "\(error)"])
-            }
-            flag.clear()
-        }
-    }
-
-    /// Low and high watermarks as last seen in fetch responses: no request, never blocks; nil before any fetch.
-    public func cachedWatermarks(_ partition: TopicPartition) -> (low: Int64, high: Int64)? {
-        var low: Int64 = -1
-        var high: Int64 = -1
-        let err = rd_kafka_get_watermark_offsets(client.handle, partition.topic, partition.partition, &low, &high)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
-        return (low, high)
-    }
-
     /// The group metadata a transactional producer sends with offsets (`sendOffsetsToTransaction`).
     public func groupMetadata() throws -> ConsumerGroupMetadata {
         guard let pointer = rd_kafka_consumer_group_metadata(client.handle) else {
@@ -310,9 +136,20 @@ public final class KafkaConsumer: Sendable {
         return ConsumerGroupMetadata(pointer: pointer)
     }
 
-    /// Leaves the group (revoking its partitions) and stops fetching. Commit before closing.
+    /// Where the consumer is in its life: starting, running, closing, closed.
+    public var state: ClientLifecycle.State { lifecycle.withLock { $0.state } }
+
+    /// Leaves the group (revoking its partitions) and stops fetching. Commit before closing. Polls from the moment
+    /// it begins fail with `.closed`; a close while another runs returns when that one has finished.
     public func close() async {
-        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        switch lifecycle.withLock({ $0.beginClose() }) {
+        case .drain: break
+        case .none: return
+        case .awaitClosed:
+            while state != .closed { try? await Task.sleep(for: .milliseconds(5)) }
+            return
+        }
+        defer { lifecycle.withLock { $0.finishClose() } }
         let client = client
         do {
             try await executor.run {
@@ -362,57 +199,6 @@ public final class KafkaConsumer: Sendable {
         return result
     }
 
-    /// The rebalance callback: applies the change (eager or cooperative) and tells the handler.
-    /// - Important: runs on the thread inside `poll` or `close`.
-    private static func rebalance(
-        rk: OpaquePointer, err: rd_kafka_resp_err_t, partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
-    ) {
-        let context = ClientContext.from(rk)
-        let tps = partitions.map { PartitionList.read($0).map(\.topicPartition) } ?? []
-        let cooperative = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
-        // A refused assign or unassign is the handler's to count: the group will rebalance again, but until then
-        // this member fetches the wrong partitions.
-        func refused(_ error: KafkaError) {
-            context?.logger.error("rebalance not applied", metadata: [LogKeys.kafkaError: "\(error)"])
-            context?.rebalanceHandler?(.failed("\(error)"))
-        }
-        switch err {
-        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            if let error = Self.apply(rk, partitions, assign: true, cooperative: cooperative) {
-                refused(error)
-                return
-            }
-            context?.logger.info("partitions assigned", metadata: [LogKeys.count: "\(tps.count)", "kafka.partitions": "\(tps)"])
-            context?.rebalanceHandler?(.assigned(tps))
-        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-            context?.rebalanceHandler?(.revoked(tps))
-            if let error = Self.apply(rk, partitions, assign: false, cooperative: cooperative) {
-                refused(error)
-                return
-            }
-            context?.logger.info("partitions revoked", metadata: [LogKeys.count: "\(tps.count)", "kafka.partitions": "\(tps)"])
-        default:
-            let text = String(cString: rd_kafka_err2str(err))
-            context?.logger.error("rebalance failed", metadata: [LogKeys.kafkaError: "\(text)"])
-            if let error = Self.apply(rk, nil, assign: false, cooperative: false) { refused(error) }
-            context?.rebalanceHandler?(.failed(text))
-        }
-    }
-}
-
-extension KafkaConsumer {
-    /// Applies a rebalance's assignment (or revocation) the way the group's protocol needs it; the error, if any.
-    fileprivate static func apply(
-        _ rk: OpaquePointer, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, assign: Bool,
-        cooperative: Bool
-    ) -> KafkaError? {
-        if cooperative {
-            let error = assign ? rd_kafka_incremental_assign(rk, partitions) : rd_kafka_incremental_unassign(rk, partitions)
-            return error.map { KafkaError(consuming: $0, context: assign ? "incremental assign" : "incremental unassign") }
-        }
-        let err = rd_kafka_assign(rk, assign ? partitions : nil)
-        return err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(code: err, context: assign ? "assign" : "unassign")
-    }
 }
 
 /// `rd_kafka_consumer_group_metadata_t*`, destroyed with this object.

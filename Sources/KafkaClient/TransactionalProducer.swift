@@ -27,9 +27,9 @@ public final class TransactionalProducer: Sendable {
         try await call("begin transaction") { rd_kafka_begin_transaction($0) }
     }
 
-    /// Produces inside the open transaction; suspends until every message is acknowledged.
-    public func sendAll(_ messages: [OutgoingMessage]) async throws -> [DeliveryReport] {
-        try await producer.sendAll(messages)
+    /// Produces inside the open transaction; suspends until every message is acknowledged or has failed.
+    public func sendBatch(_ messages: [OutgoingMessage]) async -> [Result<DeliveryReport, KafkaError>] {
+        await producer.sendBatch(messages)
     }
 
     /// Adds the consumer's next offsets to the transaction, to be committed with it.

@@ -33,9 +33,9 @@ struct AnalyserServiceTests {
 
         func feed(_ ids: [String], payload: (String) -> String = { #"{"id":"\#($0)","source":"s","messages":[{"level":"ERROR","message":"disk 42 full"}]}"# }) async throws {
             let producer = try KafkaProducer(configuration: cluster.producerConfig("feeder"), logger: cluster.logger)
-            _ = try await producer.sendAll(ids.map {
+            _ = try await producer.sendBatch(ids.map {
                 OutgoingMessage(topic: topics.assigned, partition: 0, key: Array($0.utf8), value: Array(payload($0).utf8))
-            })
+            }).get()
             await producer.close(timeout: .seconds(5))
         }
     }

@@ -28,11 +28,11 @@ struct DispatcherKillTests {
             for round in 0..<20 {
                 let chunk = (0..<500).map { "k\(round)-\($0)" }
                 ids += chunk
-                _ = try await feeder.sendAll(chunk.map { id in
+                _ = try await feeder.sendBatch(chunk.map { id in
                     OutgoingMessage(
                         topic: topics.packets, key: Array(id.utf8),
                         value: Array(#"{"id":"\#(id)","messages":[{"level":"INFO","message":"m"}]}"#.utf8))
-                })
+                }).get()
                 try await Task.sleep(for: .milliseconds(150))
                 if round == 8 {
                     // Mid-stream: make sure it is routing, then kill it without any chance to commit.

@@ -213,12 +213,12 @@ extension PipelineHarness {
         let ids = (0..<count).map { "\(prefix)-\($0)" }
         let now = "\(epochMilliseconds())"
         for chunk in stride(from: 0, to: count, by: 5000) {
-            _ = try await producer.sendAll(ids[chunk..<min(count, chunk + 5000)].map { id in
+            _ = try await producer.sendBatch(ids[chunk..<min(count, chunk + 5000)].map { id in
                 OutgoingMessage(
                     topic: topics.assigned, partition: partition, key: Array(id.utf8),
                     value: Array(#"{"id":"\#(id)","messages":[{"level":"INFO","message":"backlog \#(id)"}]}"#.utf8),
                     headers: [KafkaHeader(HeaderNames.ingestTime, string: now), KafkaHeader(HeaderNames.analyser, string: analyser)])
-            })
+            }).get()
         }
         await producer.close(timeout: .seconds(5))
         return ids

@@ -70,12 +70,12 @@ struct PipelineHarness: Sendable {
             let chunk = (start..<min(count, start + size)).map { "\(prefix)-\($0)" }
             ids += chunk
             let now = "\(epochMilliseconds())"
-            _ = try await producer.sendAll(chunk.map { id in
+            _ = try await producer.sendBatch(chunk.map { id in
                 OutgoingMessage(
                     topic: topics.packets, key: Array(id.utf8),
                     value: Array(#"{"id":"\#(id)","source":"e2e","messages":[{"level":"INFO","message":"packet \#(id)"}]}"#.utf8),
                     headers: [KafkaHeader(HeaderNames.ingestTime, string: now)])
-            })
+            }).get()
         }
         await producer.close(timeout: .seconds(5))
         return ids

@@ -28,9 +28,9 @@ struct TwoDispatchersTests {
             #expect(await eventually { dispatchers.allSatisfy { $0.view().analysers.filter(\.status.healthy).count == 3 } })
             let producer = try KafkaProducer(configuration: cluster.producerConfig("two-feeder"), logger: cluster.logger)
             let ids = (0..<12_000).map { "t-\($0)" }
-            _ = try await producer.sendAll(ids.map { id in
+            _ = try await producer.sendBatch(ids.map { id in
                 OutgoingMessage(topic: topics.packets, key: Array(id.utf8), value: Array(#"{"id":"\#(id)","messages":[{"level":"INFO","message":"m"}]}"#.utf8))
-            })
+            }).get()
             await producer.close(timeout: .seconds(5))
             #expect(await eventually(timeout: .seconds(60)) {
                 var seen = 0

@@ -15,7 +15,11 @@ struct IngestHarness {
     let service: IngestService
     let topics: Topics
 
-    init(label: String, token: String? = nil, ackTimeout: Duration = .seconds(3), limits: PacketLimits = PacketLimits()) async throws {
+    /// - Parameter configure: changes to the test's configuration, applied last.
+    init(
+        label: String, token: String? = nil, ackTimeout: Duration = .seconds(3), limits: PacketLimits = PacketLimits(),
+        configure: (inout IngestConfig) -> Void = { _ in }
+    ) async throws {
         cluster = try TestCluster(label: label)
         topics = Topics(namespace: cluster.namespace(label))
         var config = IngestConfig(kafka: cluster.kafka, topics: topics, http: HTTPSettings(port: 0))
@@ -23,6 +27,7 @@ struct IngestHarness {
         config.limits = limits
         config.token = token.flatMap(BearerToken.init)
         config.layout.packetPartitions = 3
+        configure(&config)
         service = try IngestService(config: config, logger: cluster.logger, embedded: cluster.broker)
         try await cluster.create(topics.specs(packetPartitions: 3, analyserSlots: 3))
         try await service.prepare()

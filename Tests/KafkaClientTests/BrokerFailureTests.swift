@@ -94,7 +94,7 @@ struct BrokerFailureTests {
         let producer = try KafkaProducer(configuration: cluster.producerConfig(), logger: cluster.logger)
         _ = try await producer.send(OutgoingMessage(topic: topic, partition: 0, value: [0]))
         broker.pushRequestErrors(.produce, errors: [KafkaErrorCode.notLeaderForPartition, KafkaErrorCode.requestTimedOut])
-        let reports = try await producer.sendAll((1...20).map { OutgoingMessage(topic: topic, partition: 0, value: [UInt8($0)]) })
+        let reports = try await producer.sendBatch((1...20).map { OutgoingMessage(topic: topic, partition: 0, value: [UInt8($0)]) }).get()
         #expect(reports.count == 20)
         await producer.close(timeout: .seconds(5))
         let read = try await cluster.readAll([TopicPartition(topic, 0)], count: 21)

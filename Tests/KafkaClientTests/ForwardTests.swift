@@ -19,7 +19,7 @@ struct ForwardTests {
                 value: i % 17 == 0 ? [] : Array("{\"id\":\"id-\(i)\",\"n\":\(i)}".utf8),
                 headers: [KafkaHeader("logdist-ingest-time", string: "\(1_000 + i)"), KafkaHeader("logdist-analyser", string: "stale")])
         }
-        _ = try await producer.sendAll(sent)
+        _ = try await producer.sendBatch(sent).get()
 
         let consumer = try KafkaConsumer(configuration: cluster.consumerConfig(group: cluster.topicName("forward")), logger: cluster.logger)
         try consumer.assign((0..<3).map { TopicPartitionOffset(input, Int32($0), KafkaOffset.beginning) })

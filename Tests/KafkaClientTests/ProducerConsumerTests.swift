@@ -19,7 +19,7 @@ struct ProducerConsumerTests {
                     topic: topic, key: Array("key-\(i % 97)".utf8), value: Array("message \(i) ".utf8) + [UInt8](repeating: 120, count: 60),
                     headers: [KafkaHeader("seq", string: "\(i)")])
             }
-            let results = try await producer.sendAll(messages)
+            let results = try await producer.sendBatch(messages).get()
             for (offset, report) in results.enumerated() { reports[chunkStart + offset] = report }
         }
         await producer.close(timeout: .seconds(10))
@@ -69,7 +69,7 @@ struct ProducerConsumerTests {
         let topic = try await cluster.createTopic("commit", partitions: 1)
         let group = cluster.topicName("group")
         let producer = try KafkaProducer(configuration: cluster.producerConfig(), logger: cluster.logger)
-        _ = try await producer.sendAll((0..<50).map { OutgoingMessage(topic: topic, partition: 0, value: Array("m\($0)".utf8)) })
+        _ = try await producer.sendBatch((0..<50).map { OutgoingMessage(topic: topic, partition: 0, value: Array("m\($0)".utf8)) }).get()
         await producer.close(timeout: .seconds(5))
 
         let tp = TopicPartition(topic, 0)
@@ -107,7 +107,7 @@ struct ProducerConsumerTests {
         let topic = try await cluster.createTopic("lag", partitions: 3)
         let group = cluster.topicName("lag-group")
         let producer = try KafkaProducer(configuration: cluster.producerConfig(), logger: cluster.logger)
-        _ = try await producer.sendAll((0..<30).map { OutgoingMessage(topic: topic, partition: 2, value: Array("\($0)".utf8)) })
+        _ = try await producer.sendBatch((0..<30).map { OutgoingMessage(topic: topic, partition: 2, value: Array("\($0)".utf8)) }).get()
         await producer.close(timeout: .seconds(5))
         let tp = TopicPartition(topic, 2)
         let consumer = try KafkaConsumer(configuration: cluster.consumerConfig(group: group), logger: cluster.logger)
@@ -134,7 +134,7 @@ struct ProducerConsumerTests {
         let consumer = try KafkaConsumer(configuration: cluster.consumerConfig(group: nil), logger: cluster.logger)
         try consumer.assign([TopicPartitionOffset(topic, 0, KafkaOffset.beginning), TopicPartitionOffset(topic, 1, KafkaOffset.beginning)])
         try consumer.pause([TopicPartition(topic, 1)])
-        _ = try await producer.sendAll((0..<10).map { OutgoingMessage(topic: topic, partition: Int32($0 % 2), value: [UInt8($0)]) })
+        _ = try await producer.sendBatch((0..<10).map { OutgoingMessage(topic: topic, partition: Int32($0 % 2), value: [UInt8($0)]) }).get()
         var got: [KafkaMessage] = []
         let until = ContinuousClock.now.advanced(by: .seconds(3))
         while ContinuousClock.now < until {

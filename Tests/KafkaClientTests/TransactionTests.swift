@@ -15,7 +15,7 @@ struct TransactionTests {
         let group = cluster.topicName("txn-group")
 
         let seed = try KafkaProducer(configuration: cluster.producerConfig(), logger: cluster.logger)
-        _ = try await seed.sendAll((0..<10).map { OutgoingMessage(topic: input, partition: 0, value: Array("in\($0)".utf8)) })
+        _ = try await seed.sendBatch((0..<10).map { OutgoingMessage(topic: input, partition: 0, value: Array("in\($0)".utf8)) }).get()
         await seed.close(timeout: .seconds(5))
 
         let consumer = try KafkaConsumer(configuration: cluster.consumerConfig(group: group), logger: cluster.logger)
@@ -32,14 +32,14 @@ struct TransactionTests {
         try await txn.initTransactions(timeout: .seconds(30))
 
         try await txn.beginTransaction()
-        _ = try await txn.sendAll(consumed.prefix(5).map { OutgoingMessage(topic: output, partition: 0, value: $0.value) })
+        _ = try await txn.sendBatch(consumed.prefix(5).map { OutgoingMessage(topic: output, partition: 0, value: $0.value) }).get()
         try await txn.sendOffsetsToTransaction(
             [TopicPartitionOffset(input, 0, consumed[4].offset + 1)], groupMetadata: try consumer.groupMetadata(),
             timeout: .seconds(30))
         try await txn.commitTransaction(timeout: .seconds(30))
 
         try await txn.beginTransaction()
-        _ = try await txn.sendAll(consumed.suffix(5).map { OutgoingMessage(topic: output, partition: 0, value: Array("aborted".utf8) + ($0.value ?? [])) })
+        _ = try await txn.sendBatch(consumed.suffix(5).map { OutgoingMessage(topic: output, partition: 0, value: Array("aborted".utf8) + ($0.value ?? [])) }).get()
         try await txn.abortTransaction(timeout: .seconds(30))
 
         // A second commit with nothing open is a usage error: neither fatal nor abortable.
@@ -98,7 +98,7 @@ struct TransactionTests {
             attempts += 1
             do {
                 try await txn.beginTransaction()
-                _ = try await txn.sendAll([OutgoingMessage(topic: output, partition: 0, value: [2])])
+                _ = try await txn.sendBatch([OutgoingMessage(topic: output, partition: 0, value: [2])]).get()
                 try await txn.commitTransaction(timeout: .seconds(10))
                 break
             } catch let error as KafkaError where error.requiresAbort || error.kind == .broker {

@@ -19,11 +19,11 @@ struct LagInspectorTests {
             _ = try await producer.send(OutgoingMessage(topic: topics.heartbeats, partition: 0, key: Array(id.utf8), value: heartbeat.encoded()))
         }
         // a1: 10 assigned, 4 committed → lag 6. a2: 30 assigned, nothing committed → lag 30.
-        _ = try await producer.sendAll((0..<10).map { _ in OutgoingMessage(topic: topics.assigned, partition: 0, value: [1]) })
-        _ = try await producer.sendAll((0..<30).map { _ in OutgoingMessage(topic: topics.assigned, partition: 1, value: [1]) })
+        _ = try await producer.sendBatch((0..<10).map { _ in OutgoingMessage(topic: topics.assigned, partition: 0, value: [1]) }).get()
+        _ = try await producer.sendBatch((0..<30).map { _ in OutgoingMessage(topic: topics.assigned, partition: 1, value: [1]) }).get()
         // The dispatcher group: 7 packets on partition 0 with 5 committed, 3 on partition 1 with none.
-        _ = try await producer.sendAll((0..<7).map { _ in OutgoingMessage(topic: topics.packets, partition: 0, value: [1]) })
-        _ = try await producer.sendAll((0..<3).map { _ in OutgoingMessage(topic: topics.packets, partition: 1, value: [1]) })
+        _ = try await producer.sendBatch((0..<7).map { _ in OutgoingMessage(topic: topics.packets, partition: 0, value: [1]) }).get()
+        _ = try await producer.sendBatch((0..<3).map { _ in OutgoingMessage(topic: topics.packets, partition: 1, value: [1]) }).get()
         for (group, topic, offset) in [(topics.analyserGroup("a1"), topics.assigned, Int64(4)), (topics.dispatcherGroup, topics.packets, Int64(5))] {
             let consumer = try KafkaConsumer(configuration: cluster.consumerConfig(group: group), logger: cluster.logger)
             try consumer.assign([TopicPartitionOffset(topic, 0, KafkaOffset.beginning)])
@@ -34,7 +34,7 @@ struct LagInspectorTests {
         let first = try await inspector.report()
         // More traffic between two samples: a1 gets 1, a2 gets 3 → shares 25% / 75%.
         _ = try await producer.send(OutgoingMessage(topic: topics.assigned, partition: 0, value: [1]))
-        _ = try await producer.sendAll((0..<3).map { _ in OutgoingMessage(topic: topics.assigned, partition: 1, value: [1]) })
+        _ = try await producer.sendBatch((0..<3).map { _ in OutgoingMessage(topic: topics.assigned, partition: 1, value: [1]) }).get()
         let report = try await inspector.report(previous: first)
         await producer.close(timeout: .seconds(5))
         await inspector.close()

@@ -9,7 +9,7 @@ import Testing
 /// it exposed) and, for a validator bug, adding its bytes with the expected verdict below.
 extension PacketValidatorTests {
     private static let fuzzCorpus = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()  // Tests/CommonTests
+        .deletingLastPathComponent()  // Tests/PacketModelTests
         .deletingLastPathComponent()  // Tests
         .deletingLastPathComponent()  // the package root
         .appendingPathComponent("fuzz/corpus")

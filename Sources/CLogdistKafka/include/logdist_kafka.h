@@ -5,7 +5,9 @@
  * into Swift per record) and the sticky partitioner, which librdkafka calls on its own threads. Each function is
  * defined once, in the .c file named beside it.
  */
-#include <librdkafka/rdkafka.h>
+/* librdkafka through the CRdKafka module's header, so that Swift sees one owner of its declarations (a second
+ * textual copy here would hide librdkafka's enum constants from files that import only CRdKafka). */
+#include "../../CRdKafka/shim.h"
 #include <stddef.h>
 #include <stdint.h>
 

@@ -8,9 +8,9 @@ extension DispatcherService {
 
     /// `GET /v1/load` (status, open like `/v1/analysers`), `POST /v1/load` (start) and `DELETE /v1/load` (stop); the
     /// two that act require the admin token, checked as for fail/begin.
-    func addLoadRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/v1/load") { [self] _, _ in jsonResponse(load.status(), pretty: true) }
-        router.post("/v1/load") { [self] request, _ -> Response in
+    func addLoadRoutes(to routes: RouteCollection<BasicRequestContext>) {
+        routes.get("/v1/load") { [self] _, _ in jsonResponse(load.status(), pretty: true) }
+        routes.post("/v1/load") { [self] request, _ -> Response in
             try authorizeLoad(request)
             let body = try await request.body.collect(upTo: 64 * 1024)
             let parsed: LoadRequest
@@ -23,7 +23,7 @@ extension DispatcherService {
             }
             return jsonResponse(try load.start(parsed), status: .accepted)
         }
-        router.delete("/v1/load") { [self] request, _ -> Response in
+        routes.delete("/v1/load") { [self] request, _ -> Response in
             try authorizeLoad(request)
             return jsonResponse(load.stop())
         }

@@ -15,14 +15,14 @@ struct BatchRouter {
     private var costSelector = CostSelector()
     private var retries: RetryFilter
     private let retryLog: ConditionLog
-    private var paused = false
+    var paused = false
     /// Partitions of the assigned topic the producer is known to see; more appear when an analyser grows the topic.
     private var producerSlots: Int32 = 0
     private var nextMetadataRefresh = ContinuousClock.now
-    private var previousWasFull = false
-    private var nudges = 0
-    private var logger: Logger { service.logger }
-    private var config: DispatcherConfig { service.config }
+    var previousWasFull = false
+    var nudges = 0
+    var logger: Logger { service.logger }
+    var config: DispatcherConfig { service.config }
 
     init(service: DispatcherService, consumer: KafkaConsumer, sink: BatchSink, revocations: Revocations) {
         self.service = service
@@ -88,62 +88,6 @@ struct BatchRouter {
             }
         }
         return members.filter { $0.partition < producerSlots }
-    }
-
-    /// Collects a batch with nothing else in flight: it ships as soon as it has something (see `BatchWindow`).
-    /// The records stay in librdkafka's buffers: the dispatcher never copies or decodes a packet.
-    private mutating func collectBatch() async throws -> InputBatch {
-        try await collectBatch(behind: nil).batch
-    }
-
-    /// - Parameter previous: the batch still being committed, if any. The new batch ships once it is durable (or
-    ///   when full, or after `commitInterval`); revocations that arrive meanwhile concern it too, so they are
-    ///   reported, not forgotten.
-    private mutating func collectBatch(behind previous: CommitSignal?) async throws -> (batch: InputBatch, revoked: Bool) {
-        var batch = InputBatch()
-        // Nothing is in hand between batches, so earlier revocations no longer matter, but for the windows.
-        if previous == nil { forgetWindows(of: revocations.take()) }
-        let window = BatchWindow(
-            start: .now, linger: config.linger(for: sink.mode), maxWindow: config.commitInterval, capacity: config.batchSize)
-        var lastPollEmpty = false
-        while !Task.isCancelled {
-            let step = window.next(
-                count: batch.count, previousDurable: previous?.isDone ?? true, lastPollEmpty: lastPollEmpty, now: .now)
-            guard case .poll(let slice) = step else { break }
-            let polled = try await consumer.pollRaw(maxMessages: config.batchSize - batch.count, timeout: slice)
-            for error in polled.errors {
-                logger.warning("fetch error", metadata: [LogKeys.kafkaError: "\(error.error)"])
-            }
-            if !polled.isEmpty {
-                if batch.isEmpty, sink.mode == .exactlyOnce { batch.generation = try consumer.groupMetadata() }
-                batch.append(polled)
-            }
-            let revoked = revocations.take()
-            forgetWindows(of: revoked)
-            if !revoked.isEmpty {
-                // A rebalance happened mid-batch: drop what is in hand. Partitions we lost restart at their
-                // committed offsets with the new owner; partitions we kept are rewound to the same place.
-                await rewind(to: batch.firstOffsets)
-                return (InputBatch(), true)
-            }
-            lastPollEmpty = polled.isEmpty
-        }
-        let full = batch.count >= config.batchSize
-        if full || previousWasFull { nudgeFetcher() }
-        previousWasFull = full
-        return (batch, false)
-    }
-
-    /// librdkafka 2.0 stops fetching while the local queue holds `queued.min.messages` and looks again up to a second
-    /// later; a dispatcher working through a backlog drains the queue far faster (measured: a 0.7 s stall per
-    /// 100 000 packets, half the throughput). While batches come full, wake the fetcher, one partition's leader per
-    /// batch in turn (see `KafkaConsumer.wakeFetcher`).
-    private mutating func nudgeFetcher() {
-        guard !paused else { return }
-        let partitions = service.runtime.withLock { $0.inputPartitions }
-        guard !partitions.isEmpty else { return }
-        nudges &+= 1
-        consumer.wakeFetcher(for: TopicPartition(config.topics.packets, partitions[nudges % partitions.count]))
     }
 
     /// Routes a batch and makes it durable, collecting the next batch meanwhile (returned, not yet routed).
@@ -297,101 +241,8 @@ struct BatchRouter {
         }
     }
 
-    private mutating func forgetWindows(of revoked: Set<TopicPartition>) {
+    mutating func forgetWindows(of revoked: Set<TopicPartition>) {
         guard !revoked.isEmpty else { return }
         retries.forget(revoked.filter { $0.topic == config.topics.packets }.map(\.partition))
-    }
-
-    /// Seeks the batch's partitions back to where the batch began (partitions since revoked are skipped).
-    private func rewind(to firstOffsets: [TopicPartition: Int64]) async {
-        let owned = Set(currentAssignment())
-        let targets = firstOffsets.filter { owned.contains($0.key) }.map { TopicPartitionOffset($0.key.topic, $0.key.partition, $0.value) }
-        guard !targets.isEmpty else { return }
-        do {
-            try await consumer.seek(targets, timeout: .seconds(10))
-        } catch {
-            logger.error("rewind failed; the group will redo the batch after the next rebalance", metadata: [LogKeys.kafkaError: "\(error)"])
-        }
-    }
-
-    /// The consumer's partitions; none (logged) if librdkafka cannot say, which happens only once it is closing.
-    private func currentAssignment() -> [TopicPartition] {
-        do {
-            return try consumer.assignment()
-        } catch {
-            logger.warning("the consumer cannot tell its assignment", metadata: [LogKeys.kafkaError: "\(error)"])
-            return []
-        }
-    }
-
-    /// No healthy analyser: pause every input partition (the backlog waits in Kafka) and keep serving rebalances.
-    private mutating func holdInput() async throws {
-        let assignment = currentAssignment()
-        try consumer.pause(assignment)
-        if !paused {
-            paused = true
-            service.setPaused(true)
-            logger.warning("no healthy analyser: input paused", metadata: ["kafka.partitions": "\(assignment.count)"])
-        }
-        let polled = try await consumer.pollRaw(maxMessages: 1000, timeout: .milliseconds(100))
-        if !polled.isEmpty {
-            // Fetched before the pause took effect: put them back.
-            await rewind(to: InputBatch(chunks: [polled]).firstOffsets)
-            try consumer.pause(assignment)
-        }
-    }
-
-    private mutating func resumeInput() throws {
-        let assignment = currentAssignment()
-        try consumer.resume(assignment)
-        paused = false
-        service.setPaused(false)
-        logger.info("a healthy analyser is back: input resumed", metadata: ["kafka.partitions": "\(assignment.count)"])
-    }
-}
-
-/// Set once a batch's commit has finished (either way); read by the task collecting the next batch.
-final class CommitSignal: Sendable {
-    private let done = Atomic<Bool>(false)
-
-    var isDone: Bool { done.load(ordering: .acquiring) }
-
-    func finish() { done.store(true, ordering: .releasing) }
-}
-
-/// The records of one batch, as polled (several polls make one batch).
-struct InputBatch {
-    var chunks: [ConsumedBatch] = []
-    private(set) var count = 0
-    /// Exactly-once: the group generation the batch was polled in (see `BatchCommit.run`).
-    var generation: ConsumerGroupMetadata?
-
-    init(chunks: [ConsumedBatch] = []) {
-        for chunk in chunks { append(chunk) }
-    }
-
-    var isEmpty: Bool { count == 0 }
-
-    mutating func append(_ chunk: ConsumedBatch) {
-        chunks.append(chunk)
-        count += chunk.count
-    }
-
-    /// Where each partition of the batch begins: rewinding there redoes the batch.
-    var firstOffsets: [TopicPartition: Int64] {
-        var first: [TopicPartition: Int64] = [:]
-        for chunk in chunks {
-            for (tp, span) in chunk.spans { first[tp] = min(first[tp] ?? .max, span.first) }
-        }
-        return first
-    }
-
-    /// The offsets to commit once the whole batch is durable.
-    var nextOffsets: [TopicPartition: Int64] {
-        var next: [TopicPartition: Int64] = [:]
-        for chunk in chunks {
-            for (tp, span) in chunk.spans { next[tp] = max(next[tp] ?? 0, span.next) }
-        }
-        return next
     }
 }

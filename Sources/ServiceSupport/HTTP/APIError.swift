@@ -36,9 +36,7 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable {
     public var body: [UInt8] {
         var object: [String: String] = ["error": error, "detail": detail]
         if let field { object["field"] = field }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return Array((try? encoder.encode(object)) ?? Data())
+        return JSONBody.encode(object)
     }
 
     public static func unauthorized() -> APIError {
@@ -52,19 +50,4 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable {
             status: .serviceUnavailable, error: "unavailable", detail: detail,
             headers: [.retryAfter: "\(retryAfterSeconds)"])
     }
-}
-
-/// A JSON response from an `Encodable` value.
-public func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok, pretty: Bool = false) -> Response {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-    let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-    return Response(
-        status: status, headers: [.contentType: "application/json"],
-        body: .init(byteBuffer: ByteBuffer(bytes: data)))
-}
-
-/// A JSON response from pre-encoded bytes.
-public func jsonResponse(bytes: [UInt8], status: HTTPResponse.Status) -> Response {
-    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
 }

@@ -17,29 +17,24 @@ import Testing
 
 @testable import Ingest
 
-/// An ingest service on a test cluster with OTLP settings of the test's choosing.
+/// An ingest service on a test cluster with OTLP settings of the test's choosing (an ``IngestHarness`` with the
+/// OTLP/gRPC server on a free loopback port).
 struct OTLPHarness {
-    let cluster: TestCluster
-    let service: IngestService
-    let topics: Topics
+    let ingest: IngestHarness
+    var cluster: TestCluster { ingest.cluster }
+    var service: IngestService { ingest.service }
+    var topics: Topics { ingest.topics }
 
     init(label: String, configure: (inout IngestConfig) -> Void = { _ in }) async throws {
-        cluster = try TestCluster(label: label)
-        topics = Topics(namespace: cluster.namespace(label))
-        var config = IngestConfig(kafka: cluster.kafka, topics: topics, http: HTTPSettings(port: 0))
-        config.ackTimeout = .seconds(3)
-        config.layout.packetPartitions = 3
-        config.otlp.grpcPort = 0
-        config.otlp.grpcHost = "127.0.0.1"
-        configure(&config)
-        service = try IngestService(config: config, logger: cluster.logger, embedded: cluster.broker)
-        try await cluster.create(topics.specs(packetPartitions: 3, analyserSlots: 3))
-        try await service.prepare()
+        ingest = try await IngestHarness(label: label) { config in
+            config.otlp.grpcPort = 0
+            config.otlp.grpcHost = "127.0.0.1"
+            configure(&config)
+        }
     }
 
     func test<Value: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
-        let app = Application(responder: service.makeRouter().buildCheckedResponder())
-        return try await app.test(.router) { client in try await body(client) }
+        try await ingest.test(body)
     }
 
     /// Runs `body` with the OTLP/gRPC server listening on a free loopback port.
@@ -53,13 +48,12 @@ struct OTLPHarness {
 
     /// Every packet in the packets topic.
     func packetsInKafka(expected: Int, timeout: Duration = .seconds(20)) async throws -> [Packet] {
-        try await cluster.readAll((0..<3).map { TopicPartition(topics.packets, Int32($0)) }, count: expected, timeout: timeout)
+        try await ingest.packetsInKafka(expected: expected, timeout: timeout)
             .map { try PacketValidator.decode($0.value ?? [], limits: PacketLimits()) }
     }
 
     func close() async {
-        await service.producer.close(timeout: .seconds(5))
-        await service.admin.close()
+        await ingest.close()
     }
 }
 
