@@ -9,7 +9,7 @@ struct DashboardPageTests {
 
     @Test func theBinaryCarriesTheResourceFile() throws {
         let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Sources/Dispatcher/Resources/dashboard.html")
+            .appendingPathComponent("Sources/Dispatcher/HTTP/Resources/dashboard.html")
         #expect(try Data(contentsOf: file) == Data(DashboardPage.html))
     }
 
