@@ -32,7 +32,9 @@ public struct DispatcherConfig: Sendable {
     /// Exactly-once: a batch is a transaction, and each costs the broker a commit marker per partition and a round of
     /// coordinator requests, so transactions begin at most every 10 ms under load (measured on Apache Kafka 3.7: back to
     /// back they came every 3–5 ms and cost the broker about twice the CPU per packet, for a p99 that was no better).
-    /// A quiet input still ships at once: the linger counts from when collection began. At-least-once: 0.
+    /// The linger counts from when collection began, not from the first packet: a packet that arrives into a quiet
+    /// input waits only what is left of it (nothing when it came 10 ms or more after the window opened, see
+    /// `BatchWindow.next`). At-least-once: 0.
     public func linger(for mode: DeliveryMode) -> Duration {
         batchLinger ?? (mode == .exactlyOnce ? .milliseconds(10) : .zero)
     }
