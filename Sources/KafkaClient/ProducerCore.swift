@@ -54,25 +54,31 @@ final class ProducerCore: Sendable {
     /// Registers a batch of `count` messages, each to get its own outcome; refused once the producer is closing.
     func registerBatch(count: Int) -> Result<UInt64, KafkaError> {
         state.withLock { state in
-            if case .refuse(let error) = state.lifecycle.admit() { return .failure(error) }
-            let id = state.nextID
-            state.nextID += 1
-            state.batches[id] = Batch(results: Array(repeating: nil, count: count), remaining: count)
-            state.pendingMessages += count
-            return .success(id)
+            Self.admit(&state, count: count).map { id in
+                state.batches[id] = Batch(results: Array(repeating: nil, count: count), remaining: count)
+                return id
+            }
         }
     }
 
     /// Registers a batch of `count` messages whose caller wants only a ``CountedOutcome``; refused once closing.
     func registerCounted(count: Int) -> Result<UInt64, KafkaError> {
         state.withLock { state in
-            if case .refuse(let error) = state.lifecycle.admit() { return .failure(error) }
-            let id = state.nextID
-            state.nextID += 1
-            state.counted[id] = Counted(remaining: count)
-            state.pendingMessages += count
-            return .success(id)
+            Self.admit(&state, count: count).map { id in
+                state.counted[id] = Counted(remaining: count)
+                return id
+            }
         }
+    }
+
+    /// The steps both registrations share: the lifecycle admits the send (or refuses it), the batch gets the next
+    /// id, and its messages count as pending until their reports arrive.
+    private static func admit(_ state: inout State, count: Int) -> Result<UInt64, KafkaError> {
+        if case .refuse(let error) = state.lifecycle.admit() { return .failure(error) }
+        let id = state.nextID
+        state.nextID += 1
+        state.pendingMessages += count
+        return .success(id)
     }
 
     /// `count` messages of counted batch `id` will get no delivery report (they were never enqueued).

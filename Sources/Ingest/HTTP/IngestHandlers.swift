@@ -133,18 +133,7 @@ struct IngestHandlers: Sendable {
                 headers: [header, KafkaHeader(HeaderNames.messages, string: "\($0.messages)")])
         }
         let started = ContinuousClock.now
-        let outcomes: [Result<DeliveryReport, KafkaError>]
-        if messages.count == 1 {
-            do {
-                outcomes = [.success(try await service.producer.send(messages[0]))]
-            } catch let error as KafkaError {
-                outcomes = [.failure(error)]
-            } catch {
-                outcomes = [.failure(KafkaError(kind: .broker, message: "\(error)"))]
-            }
-        } else {
-            outcomes = await service.producer.sendBatch(messages)
-        }
+        let outcomes = await service.producer.sendBatch(messages)
         service.metrics.ackLatency.record(ContinuousClock.now - started)
         var acceptedCount = 0
         var acceptedBytes = 0
