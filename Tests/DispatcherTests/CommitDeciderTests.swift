@@ -13,8 +13,14 @@ private func play(
     var steps: [CommitDecider.Step] = []
     for _ in 0..<100 {
         steps.append(step)
-        let outcome = queues[step]?.isEmpty == false ? queues[step]!.removeFirst() : .success
-        switch decider.next(after: step, outcome) {
+        func answer(_ step: CommitDecider.Step) -> CommitDecider.Outcome {
+            queues[step]?.isEmpty == false ? queues[step]!.removeFirst() : .success
+        }
+        // The overlapped step takes the next answer of each of its two halves.
+        let action = step == .produceAndSendOffsets
+            ? decider.next(afterProduce: answer(.produce), offsets: answer(.sendOffsets))
+            : decider.next(after: step, answer(step))
+        switch action {
         case .run(let next): step = next
         case .retry(let again, _): step = again
         case let end: return (steps, end)
@@ -28,21 +34,21 @@ private func play(
 struct CommitDeciderTests {
     @Test func transactionHappyPath() {
         let run = play(.exactlyOnce, [:])
-        #expect(run.steps == [.begin, .produce, .sendOffsets, .commit])
+        #expect(run.steps == [.begin, .produceAndSendOffsets, .commit])
         #expect(run.end == .done)
     }
 
     @Test("a retriable commit is retried, and a batch whose commit then succeeds is done, never redone")
     func retriableCommit() {
         let run = play(.exactlyOnce, [.commit: [.retriable, .retriable]])
-        #expect(run.steps == [.begin, .produce, .sendOffsets, .commit, .commit, .commit])
+        #expect(run.steps == [.begin, .produceAndSendOffsets, .commit, .commit, .commit])
         #expect(run.end == .done)
     }
 
     @Test("retries are bounded: a commit that stays retriable is aborted and the batch redone")
     func retriesBounded() {
         let run = play(.exactlyOnce, [.commit: Array(repeating: .retriable, count: 10)], maxRetries: 3)
-        #expect(run.steps == [.begin, .produce, .sendOffsets, .commit, .commit, .commit, .commit, .abort])
+        #expect(run.steps == [.begin, .produceAndSendOffsets, .commit, .commit, .commit, .commit, .abort])
         #expect(run.end == .redo)
     }
 
@@ -63,21 +69,56 @@ struct CommitDeciderTests {
     ])
     func fatalGivesUp(step: CommitDecider.Step) {
         let run = play(.exactlyOnce, [step: [.fatal]])
-        #expect(run.steps.last == step)
+        #expect(run.steps.last == (step == .produce || step == .sendOffsets ? .produceAndSendOffsets : step))
         #expect(run.end == .giveUp)
+    }
+
+    @Test("produce and offsets together: every pair of answers librdkafka can give", arguments: [
+        CommitDecider.Outcome.success, .retriable, .abortable, .fatal, .failed,
+    ], [
+        CommitDecider.Outcome.success, .retriable, .abortable, .fatal, .failed,
+    ])
+    func overlappedAnswers(produced: CommitDecider.Outcome, offsets: CommitDecider.Outcome) {
+        var decider = CommitDecider(mode: .exactlyOnce)
+        #expect(decider.next(after: .begin, .success) == .run(.produceAndSendOffsets), "offsets go with the records")
+        let action = decider.next(afterProduce: produced, offsets: offsets)
+        switch (produced, offsets) {
+        case (.fatal, _), (_, .fatal):
+            #expect(action == .giveUp)
+        case (.success, .success):
+            #expect(action == .run(.commit))
+        case (.success, .retriable):
+            // The records are in the open transaction: only the offsets are sent again.
+            guard case .retry(.sendOffsets, _) = action else {
+                Issue.record("expected the offsets to be sent again, got \(action)")
+                return
+            }
+        case (.success, _):
+            #expect(action == .run(.abort))
+        default:
+            // A produce that did not succeed is never retried inside its transaction.
+            #expect(action == .run(.abort))
+        }
+    }
+
+    @Test("offsets retried alone after a produce that succeeded, then committed; never a second produce")
+    func offsetsRetriedAlone() {
+        let run = play(.exactlyOnce, [.sendOffsets: [.retriable, .retriable]])
+        #expect(run.steps == [.begin, .produceAndSendOffsets, .sendOffsets, .sendOffsets, .commit])
+        #expect(run.end == .done)
     }
 
     @Test("a produce is never retried inside its transaction (records before the failure would be duplicated)")
     func produceNotRetried() {
         let run = play(.exactlyOnce, [.produce: [.retriable]])
-        #expect(run.steps == [.begin, .produce, .abort])
+        #expect(run.steps == [.begin, .produceAndSendOffsets, .abort])
         #expect(run.end == .redo)
     }
 
     @Test("a sendOffsets refused for a stale generation (rebalance before the commit) aborts and redoes")
     func rebalanceBeforeCommit() {
         let run = play(.exactlyOnce, [.sendOffsets: [.abortable]])
-        #expect(run.steps == [.begin, .produce, .sendOffsets, .abort])
+        #expect(run.steps == [.begin, .produceAndSendOffsets, .abort])
         #expect(run.end == .redo)
     }
 

@@ -2,8 +2,10 @@ import KafkaClient
 
 /// How one routed batch becomes durable, step by step, and what every outcome librdkafka documents leads to.
 ///
-/// Exactly-once: begin → produce → send offsets → commit, one Kafka transaction; at-least-once: produce → commit the
-/// input offsets. The rules, from librdkafka's transactional API (`rd_kafka_error_is_retriable`,
+/// Exactly-once: begin → produce and send offsets together → commit, one Kafka transaction; at-least-once: produce →
+/// commit the input offsets. In a transaction the offsets are sent while the records are still on their way
+/// (Kafka's AddOffsetsToTxn and TxnOffsetCommit do not wait for the produce, and the commit is only asked for once
+/// every record is acknowledged), so a transaction pays the longer of the two round trips instead of their sum. The rules, from librdkafka's transactional API (`rd_kafka_error_is_retriable`,
 /// `rd_kafka_error_txn_requires_abort`, `rd_kafka_error_is_fatal`):
 /// - a retriable error: call the same step again (bounded, then treat the batch as failed) — except a produce, whose
 ///   records may be partly delivered: the transaction is aborted and the batch redone;
@@ -18,6 +20,8 @@ import KafkaClient
 public struct CommitDecider: Sendable {
     public enum Step: Sendable, Hashable {
         case begin, produce, sendOffsets, commit, abort
+        /// `produce` and `sendOffsets` at once, inside the transaction; answered by ``next(afterProduce:offsets:)``.
+        case produceAndSendOffsets
     }
 
     /// What a step answered.
@@ -76,8 +80,9 @@ public struct CommitDecider: Sendable {
     /// The first step.
     public var first: Step { mode == .exactlyOnce ? .begin : .produce }
 
-    /// The next action after `step` answered `outcome`.
+    /// The next action after `step` answered `outcome`. For ``Step/produceAndSendOffsets`` it is the answer of both.
     public mutating func next(after step: Step, _ outcome: Outcome) -> Action {
+        if step == .produceAndSendOffsets { return next(afterProduce: outcome, offsets: outcome) }
         if outcome == .fatal { return .giveUp }
         switch mode {
         case .exactlyOnce: return transactional(step, outcome)
@@ -85,10 +90,23 @@ public struct CommitDecider: Sendable {
         }
     }
 
+    /// The next action after ``Step/produceAndSendOffsets``: the produce answered `produced`, the offsets `offsets`.
+    ///
+    /// Fatal in either gives up. A produce that did not succeed aborts, whatever the offsets answered (the aborted
+    /// transaction takes its offsets with it). A produce that succeeded leaves the offsets' answer to decide, as if
+    /// they had been sent after it: a retriable one sends them again, alone.
+    public mutating func next(afterProduce produced: Outcome, offsets: Outcome) -> Action {
+        if produced == .fatal || offsets == .fatal { return .giveUp }
+        guard mode == .exactlyOnce else { return plain(.produce, produced) }
+        if produced != .success { return .run(.abort) }
+        return transactional(.sendOffsets, offsets)
+    }
+
     private mutating func transactional(_ step: Step, _ outcome: Outcome) -> Action {
         if outcome == .success {
             switch step {
-            case .begin: return .run(.produce)
+            case .begin: return .run(.produceAndSendOffsets)
+            case .produceAndSendOffsets: return .run(.commit)
             case .produce: return .run(.sendOffsets)
             case .sendOffsets: return .run(.commit)
             case .commit: return .done
@@ -96,13 +114,13 @@ public struct CommitDecider: Sendable {
             }
         }
         // A produce is never retried inside the transaction: records delivered before the failure would be sent twice.
-        if outcome == .retriable, step != .produce, let retry = retry(step) { return retry }
+        if outcome == .retriable, step != .produce, step != .produceAndSendOffsets, let retry = retry(step) { return retry }
         switch step {
         case .abort:
             // An abort that keeps failing leaves a transaction open that no new one can follow; a non-retriable,
             // non-fatal answer (no transaction in progress) means there is nothing left to abort.
             return outcome == .retriable ? .giveUp : .redo
-        case .begin, .produce, .sendOffsets, .commit:
+        case .begin, .produce, .sendOffsets, .produceAndSendOffsets, .commit:
             return .run(.abort)
         }
     }

@@ -19,15 +19,26 @@ enum BatchCommit {
         var cause: (any Error)?
         while true {
             var failure: (any Error)?
-            do {
-                try await perform(
-                    step, chunks: chunks, picks: picks, routes: routes, offsets: offsets, sink: sink, consumer: consumer,
+            let action: CommitDecider.Action
+            if step == .produceAndSendOffsets, case .transactional(let txn) = sink {
+                let (produced, sent) = await produceAndSendOffsets(
+                    chunks, picks: picks, routes: routes, offsets: offsets, txn: txn, consumer: consumer,
                     generation: generation)
-            } catch {
-                failure = error
-                if step != .abort { cause = error }
+                failure = produced ?? sent
+                if let failure { cause = failure }
+                action = decider.next(afterProduce: CommitDecider.Outcome(produced), offsets: CommitDecider.Outcome(sent))
+            } else {
+                do {
+                    try await perform(
+                        step, chunks: chunks, picks: picks, routes: routes, offsets: offsets, sink: sink, consumer: consumer,
+                        generation: generation)
+                } catch {
+                    failure = error
+                    if step != .abort { cause = error }
+                }
+                action = decider.next(after: step, CommitDecider.Outcome(failure))
             }
-            switch decider.next(after: step, CommitDecider.Outcome(failure)) {
+            switch action {
             case .run(let next):
                 step = next
             case .retry(let again, let pause):
@@ -44,6 +55,30 @@ enum BatchCommit {
                     kind: .fatal, message: "the transaction could not be aborted: \(error.map { "\($0)" } ?? "unknown")")
             }
         }
+    }
+
+    /// Produces the batch and sends its offsets into the open transaction at the same time; answers each one's error.
+    /// The commit that follows is only asked for once both answered, so every output is acknowledged before it.
+    private static func produceAndSendOffsets(
+        _ chunks: [ConsumedBatch], picks: [[Int32]], routes: KafkaProducer.Routes, offsets: [TopicPartitionOffset],
+        txn: TransactionalProducer, consumer: KafkaConsumer, generation: ConsumerGroupMetadata?
+    ) async -> (produced: (any Error)?, offsets: (any Error)?) {
+        async let sent: (any Error)? = {
+            do {
+                try await txn.sendOffsetsToTransaction(
+                    offsets, groupMetadata: try generation ?? consumer.groupMetadata(), timeout: .seconds(30))
+                return nil
+            } catch {
+                return error
+            }
+        }()
+        var produced: (any Error)?
+        do {
+            try await txn.producer.forward(chunks, picks: picks, routes: routes)
+        } catch {
+            produced = error
+        }
+        return (produced, await sent)
     }
 
     private static func perform(
@@ -64,6 +99,8 @@ enum BatchCommit {
             try await consumer.commit(offsets)
         case (.abort, .transactional(let txn)):
             try await txn.abortTransaction(timeout: .seconds(60))
+        case (.produceAndSendOffsets, _):
+            preconditionFailure("produceAndSendOffsets is run by produceAndSendOffsets(_:…), not perform")
         case (.begin, .plain), (.sendOffsets, .plain), (.abort, .plain):
             preconditionFailure("CommitDecider chose \(step) for a non-transactional producer")
         }
