@@ -20,9 +20,9 @@ enum BatchCommit {
         while true {
             var failure: (any Error)?
             let action: CommitDecider.Action
-            if step == .produceAndSendOffsets, case .transactional(let txn) = sink {
+            if step == .produceAndSendOffsets {
                 let (produced, sent) = await produceAndSendOffsets(
-                    chunks, picks: picks, routes: routes, offsets: offsets, txn: txn, consumer: consumer,
+                    chunks, picks: picks, routes: routes, offsets: offsets, sink: sink, consumer: consumer,
                     generation: generation)
                 failure = produced ?? sent
                 if let failure { cause = failure }
@@ -57,27 +57,25 @@ enum BatchCommit {
         }
     }
 
-    /// Produces the batch and sends its offsets into the open transaction at the same time; answers each one's error.
-    /// The commit that follows is only asked for once both answered, so every output is acknowledged before it.
+    /// Produces the batch and sends its offsets into the open transaction at the same time (the `.produce` and
+    /// `.sendOffsets` steps of ``perform``); answers each one's error. The commit that follows is only asked for once
+    /// both answered, so every output is acknowledged before it.
     private static func produceAndSendOffsets(
         _ chunks: [ConsumedBatch], picks: [[Int32]], routes: KafkaProducer.Routes, offsets: [TopicPartitionOffset],
-        txn: TransactionalProducer, consumer: KafkaConsumer, generation: ConsumerGroupMetadata?
+        sink: BatchSink, consumer: KafkaConsumer, generation: ConsumerGroupMetadata?
     ) async -> (produced: (any Error)?, offsets: (any Error)?) {
-        async let sent: (any Error)? = {
+        func attempt(_ step: CommitDecider.Step) async -> (any Error)? {
             do {
-                try await txn.sendOffsetsToTransaction(
-                    offsets, groupMetadata: try generation ?? consumer.groupMetadata(), timeout: .seconds(30))
+                try await perform(
+                    step, chunks: chunks, picks: picks, routes: routes, offsets: offsets, sink: sink, consumer: consumer,
+                    generation: generation)
                 return nil
             } catch {
                 return error
             }
-        }()
-        var produced: (any Error)?
-        do {
-            try await txn.producer.forward(chunks, picks: picks, routes: routes)
-        } catch {
-            produced = error
         }
+        async let sent = attempt(.sendOffsets)
+        let produced = await attempt(.produce)
         return (produced, await sent)
     }
 
