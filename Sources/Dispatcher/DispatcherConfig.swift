@@ -109,6 +109,26 @@ public struct DispatcherConfig: Sendable {
         }
     }
 
-    /// The transactional id of this instance.
+    /// Exactly-once: how many transactional producers take turns (`TransactionTurns`); 2 keeps a transaction from
+    /// waiting for the previous one's commit markers. 1: one producer, one transactional id.
+    public var transactionalProducers = 2
+
+    /// The transactional id of this instance (its first producer's).
     public var transactionalID: String { "\(topics.namespace).dispatcher.\(instanceID)" }
+
+    /// The transactional ids of this instance's producers: the first is `transactionalID` (so a dispatcher that ran
+    /// with one producer is fenced by its restart), the others add `/2`, `/3`, … — a `/` is in no instance id that
+    /// can also be a static group member id (Kafka allows letters, digits, `.`, `_` and `-` there), so the ids of two
+    /// instances never meet.
+    public var transactionalIDs: [String] { Array(fencedTransactionalIDs.prefix(max(1, transactionalProducers))) }
+
+    /// The most producers an instance runs (`--transactional-producers`).
+    public static let maxTransactionalProducers = 2
+
+    /// Every transactional id this instance may have used, whatever its producer count was: all are fenced at start,
+    /// so an instance restarted with fewer producers still aborts what the others left open at once (instead of
+    /// `read_committed` readers waiting out `transaction.timeout.ms`).
+    public var fencedTransactionalIDs: [String] {
+        (0..<Self.maxTransactionalProducers).map { $0 == 0 ? transactionalID : "\(transactionalID)/\($0 + 1)" }
+    }
 }

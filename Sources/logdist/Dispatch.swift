@@ -29,6 +29,8 @@ struct Dispatch: AsyncParsableCommand {
     @Option(help: "A batch ships as soon as the previous one is committed, or after this many milliseconds of collecting while it is not (env LOGDIST_COMMIT_INTERVAL_MS; default 10).") var commitIntervalMs: Int?
     @Option(help: "A batch collects at least this many milliseconds even when the previous one is committed: under load, at most one transaction per this interval (env LOGDIST_BATCH_LINGER_MS; default 10 exactly-once, 0 at-least-once).") var batchLingerMs: Int?
     @Option(help: "… or after this many packets (env LOGDIST_BATCH_SIZE; default 5000).") var batchSize: Int?
+    @Option(help: "Exactly-once: transactional producers that take turns, 1 or 2; with 2 a transaction begins while the previous one's commit markers are still being written instead of waiting for them (env LOGDIST_TRANSACTIONAL_PRODUCERS; default 2). Transactional ids <namespace>.dispatcher.<instance-id> and …/2.")
+    var transactionalProducers: Int?
     @OptionGroup var topicLayout: TopicLayoutOptions
     @Option(help: "Stable id of this instance: its transactional id and static group membership derive from it, so a restarted instance resumes at once. Unique per instance (env LOGDIST_INSTANCE_ID; default <host>-<pid>, new at every start).")
     var instanceId: String?
@@ -79,6 +81,11 @@ struct Dispatch: AsyncParsableCommand {
         config.commitInterval = .milliseconds(commitMs)
         config.batchLinger = lingerMs.map { .milliseconds($0) }
         config.batchSize = size
+        let producers = try setting(transactionalProducers, "LOGDIST_TRANSACTIONAL_PRODUCERS", default: 2)
+        guard (1...DispatcherConfig.maxTransactionalProducers).contains(producers) else {
+            throw ValidationError("--transactional-producers \(producers): use 1 or \(DispatcherConfig.maxTransactionalProducers)")
+        }
+        config.transactionalProducers = producers
         config.sessionTimeout = .milliseconds(try setting(sessionTimeoutMs, "LOGDIST_SESSION_TIMEOUT_MS", default: 10_000))
         let window = try setting(retryWindow, "LOGDIST_RETRY_WINDOW", default: 100_000)
         let windowMs = try setting(retryWindowMs, "LOGDIST_RETRY_WINDOW_MS", default: 600_000)

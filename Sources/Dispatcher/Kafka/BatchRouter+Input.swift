@@ -19,7 +19,7 @@ extension BatchRouter {
         // Nothing is in hand between batches, so earlier revocations no longer matter, but for the windows.
         if previous == nil { forgetWindows(of: revocations.take()) }
         let window = BatchWindow(
-            start: .now, linger: config.linger(for: sink.mode), maxWindow: config.commitInterval, capacity: config.batchSize)
+            start: .now, linger: config.linger(for: sinks.mode), maxWindow: config.commitInterval, capacity: config.batchSize)
         var lastPollEmpty = false
         while !Task.isCancelled {
             let step = window.next(
@@ -30,7 +30,7 @@ extension BatchRouter {
                 logger.warning("fetch error", metadata: [LogKeys.kafkaError: "\(error.error)"])
             }
             if !polled.isEmpty {
-                if batch.isEmpty, sink.mode == .exactlyOnce { batch.generation = try consumer.groupMetadata() }
+                if batch.isEmpty, sinks.mode == .exactlyOnce { batch.generation = try consumer.groupMetadata() }
                 batch.append(polled)
             }
             let revoked = revocations.take()

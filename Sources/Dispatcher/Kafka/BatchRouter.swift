@@ -8,7 +8,8 @@ import Synchronization
 struct BatchRouter {
     let service: DispatcherService
     let consumer: KafkaConsumer
-    let sink: BatchSink
+    /// The producers; exactly-once, they take turns by transaction.
+    var sinks: BatchSinks
     let revocations: Revocations
     private var selector = WeightedSelector()
     /// For `--weight-by messages|bytes`: picks by each packet's cost.
@@ -24,10 +25,10 @@ struct BatchRouter {
     var logger: Logger { service.logger }
     var config: DispatcherConfig { service.config }
 
-    init(service: DispatcherService, consumer: KafkaConsumer, sink: BatchSink, revocations: Revocations) {
+    init(service: DispatcherService, consumer: KafkaConsumer, sinks: BatchSinks, revocations: Revocations) {
         self.service = service
         self.consumer = consumer
-        self.sink = sink
+        self.sinks = sinks
         self.revocations = revocations
         self.retries = RetryFilter(span: service.config.retryWindow, maxAgeMs: Int64(service.config.retryWindowAge.milliseconds))
         self.retryLog = ConditionLog("reading the retry window back", logger: service.logger)
@@ -70,8 +71,8 @@ struct BatchRouter {
         if !carried.isEmpty { await rewind(to: carried.firstOffsets) }
     }
 
-    /// Healthy analysers whose partitions the topic has and the producer knows of: a partition added since is
-    /// routed to once the producer's metadata shows it (refreshed here, at most once a second while it lags).
+    /// Healthy analysers whose partitions the topic has and every producer knows of: a partition added since is
+    /// routed to once the producers' metadata shows it (refreshed here, at most once a second while it lags).
     private mutating func healthyMembers() async -> [SelectorMember] {
         let (members, slots) = service.runtime.withLock { r in
             (r.table.healthyMembers(nowMs: epochMilliseconds()).filter { $0.partition < r.assignedSlots }, r.assignedSlots)
@@ -79,7 +80,12 @@ struct BatchRouter {
         if slots > producerSlots, ContinuousClock.now >= nextMetadataRefresh {
             nextMetadataRefresh = ContinuousClock.now + .seconds(1)
             do {
-                if let count = try await sink.producer.refreshMetadata(topic: config.topics.assigned) {
+                var counts: [Int] = []
+                for sink in sinks.all {
+                    guard let count = try await sink.producer.refreshMetadata(topic: config.topics.assigned) else { break }
+                    counts.append(count)
+                }
+                if counts.count == sinks.all.count, let count = counts.min(), Int32(count) != producerSlots {
                     producerSlots = Int32(count)
                     logger.info("routing to \(count) analyser partitions", metadata: [LogKeys.topic: "\(config.topics.assigned)"])
                 }
@@ -129,7 +135,7 @@ struct BatchRouter {
             topic: config.topics.assigned, headerName: HeaderNames.analyser, partitions: members.map(\.partition),
             headerValues: members.map { Array($0.id.utf8) })
         let offsets = batch.nextOffsets.map { TopicPartitionOffset($0.key.topic, $0.key.partition, $0.value) }
-        let (sink, consumer) = (sink, consumer)
+        let (sink, consumer) = (sinks.take(), consumer)
         let signal = CommitSignal()
         // Answers how long the commit took (produce, acknowledgements, offsets), not counting the wait for the
         // next batch.

@@ -13,9 +13,9 @@ struct RoutingLoop: Service {
 
     func run() async throws {
         let service = service
-        guard let sink = try await untilGracefulShutdown({ () async throws -> BatchSink in
+        guard let sinks = try await untilGracefulShutdown({ () async throws -> BatchSinks in
             try await service.prepare()
-            return try await makeSink()
+            return try await makeSinks()
         }) else { return }
         let revocations = Revocations()
         var consumerConfig = KafkaConsumer.Configuration(kafka: service.config.kafka, groupID: service.config.topics.dispatcherGroup)
@@ -47,16 +47,20 @@ struct RoutingLoop: Service {
         }
         try consumer.subscribe([service.config.topics.packets])
         try await runUntilGracefulShutdown {
-            var router = BatchRouter(service: service, consumer: consumer, sink: sink, revocations: revocations)
+            var router = BatchRouter(service: service, consumer: consumer, sinks: sinks, revocations: revocations)
             try await router.loop()
         }
         // The loop only stops between batches: nothing is in flight. Leave the group so others take over at once.
         await consumer.close()
-        await sink.close()
+        await sinks.close()
         logger.info("dispatcher stopped")
     }
 
-    private func makeSink() async throws -> BatchSink {
+    /// The routing loop's producers: one for at-least-once; exactly-once, `transactionalProducers` transactional
+    /// ones taken in turn (`TransactionTurns`). Every id the instance may have used is initialised before the first
+    /// batch — which fences a previous instance with that id and aborts whatever it left open — and those beyond the
+    /// producer count are closed again.
+    private func makeSinks() async throws -> BatchSinks {
         var producerConfig = KafkaProducer.Configuration(kafka: service.config.kafka)
         producerConfig.clientName = "dispatcher-\(service.config.instanceID)"
         producerConfig.linger = .milliseconds(1)
@@ -64,16 +68,55 @@ struct RoutingLoop: Service {
         producerConfig.enqueueTimeout = .seconds(10)
         switch service.mode {
         case .exactlyOnce:
-            let txn = try TransactionalProducer(
-                configuration: producerConfig, transactionalID: service.config.transactionalID, logger: service.logger)
-            // Fences a previous instance with the same id and aborts whatever it left open. A coordinator that is
-            // still loading answers with retriable errors: wait for it.
-            try await KafkaRetry.run("transaction coordinator for \(service.config.transactionalID)", logger: service.logger) {
-                try await txn.initTransactions(timeout: .seconds(30))
+            let ids = service.config.fencedTransactionalIDs
+            let producers = try ids.map {
+                try TransactionalProducer(configuration: producerConfig, transactionalID: $0, logger: service.logger)
             }
-            return .transactional(txn)
+            let logger = service.logger
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for txn in producers {
+                        // A coordinator that is still loading answers with retriable errors: wait for it.
+                        group.addTask {
+                            try await KafkaRetry.run("transaction coordinator for \(txn.transactionalID)", logger: logger) {
+                                try await txn.initTransactions(timeout: .seconds(30))
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            } catch {
+                for txn in producers { await txn.close(timeout: .seconds(5)) }
+                throw error
+            }
+            let used = service.config.transactionalIDs.count
+            for txn in producers.dropFirst(used) { await txn.close(timeout: .seconds(5)) }
+            return BatchSinks(producers.prefix(used).map { .transactional($0) })
         case .atLeastOnce:
-            return .plain(try KafkaProducer(configuration: producerConfig, logger: service.logger))
+            return BatchSinks([.plain(try KafkaProducer(configuration: producerConfig, logger: service.logger))])
+        }
+    }
+}
+
+/// The routing loop's sinks and whose turn it is; owned by the routing task.
+struct BatchSinks: Sendable {
+    let all: [BatchSink]
+    private var turns: TransactionTurns
+
+    init(_ sinks: [BatchSink]) {
+        precondition(!sinks.isEmpty, "a dispatcher needs a producer")
+        all = sinks
+        turns = TransactionTurns(producers: sinks.count)
+    }
+
+    var mode: DeliveryMode { all[0].mode }
+
+    /// The sink of the next batch; the one after it goes next.
+    mutating func take() -> BatchSink { all[turns.take()] }
+
+    func close() async {
+        await withTaskGroup(of: Void.self) { group in
+            for sink in all { group.addTask { await sink.close() } }
         }
     }
 }
