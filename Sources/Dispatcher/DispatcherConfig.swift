@@ -64,6 +64,9 @@ public struct DispatcherConfig: Sendable {
     /// `retryWindowAge` earlier, by record timestamp) is a client's retry and is not routed again; 0 turns it off.
     /// See `RetryWindow`.
     public var retryWindow: Int64 = 100_000
+    /// The longest retry window: 10 million records, about 400 MB per input partition (a record takes 32 bytes
+    /// of ring and 8 of index).
+    public static let maxRetryWindow: Int64 = 10_000_000
     public var retryWindowAge: Duration = .seconds(600)
     /// The longest a newly assigned partition waits while its retry window is read back.
     public var retryWindowLoadBudget: Duration = .seconds(30)

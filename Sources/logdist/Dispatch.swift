@@ -38,7 +38,7 @@ struct Dispatch: AsyncParsableCommand {
     var sessionTimeoutMs: Int?
     @Option(help: "What weights share out: packets, messages (the count ingest writes in a header) or bytes (env LOGDIST_WEIGHT_BY; default packets).")
     var weightBy: WeightBy?
-    @Option(help: "A packet whose id is among the previous N packets of its partition of <namespace>.packets is a retry and is not routed again; 0 turns this off (env LOGDIST_RETRY_WINDOW; default 100000).")
+    @Option(help: "A packet whose id is among the previous N packets of its partition of <namespace>.packets is a retry and is not routed again; 0 turns this off, at most 10000000 (env LOGDIST_RETRY_WINDOW; default 100000).")
     var retryWindow: Int64?
     @Option(help: "… and at most this many milliseconds older, by record timestamp (env LOGDIST_RETRY_WINDOW_MS; default 600000).")
     var retryWindowMs: Int64?
@@ -90,8 +90,8 @@ struct Dispatch: AsyncParsableCommand {
         let window = try setting(retryWindow, "LOGDIST_RETRY_WINDOW", default: 100_000)
         let windowMs = try setting(retryWindowMs, "LOGDIST_RETRY_WINDOW_MS", default: 600_000)
         let loadMs = try setting(retryWindowLoadMs, "LOGDIST_RETRY_WINDOW_LOAD_MS", default: 30_000)
-        guard window >= 0, windowMs >= 0, loadMs > 0 else {
-            throw ValidationError("--retry-window (\(window)) and --retry-window-ms (\(windowMs)) must be 0 or more, --retry-window-load-ms (\(loadMs)) positive")
+        guard (0...DispatcherConfig.maxRetryWindow).contains(window), windowMs >= 0, loadMs > 0 else {
+            throw ValidationError("--retry-window (\(window)) must be 0 to \(DispatcherConfig.maxRetryWindow), --retry-window-ms (\(windowMs)) 0 or more, --retry-window-load-ms (\(loadMs)) positive")
         }
         if let weightBy {
             config.weightBy = weightBy

@@ -40,7 +40,21 @@ private func history(_ count: Int, _ rng: inout SplitMix64) -> [Record] {
 struct RetryWindowTests {
     @Test("decides exactly as the documented rule, over random histories")
     func matchesTheRule() {
-        var rng = SplitMix64(seed: 0x5EED_0001)
+        checkAgainstTheRule(seed: 0x5EED_0001) { PacketDigest([$0, 0x2d, $0]) }
+    }
+
+    /// Digests whose low bits (the index's home slot) pile up at the end of the index and wrap to its start, and
+    /// a second pile at its start: long probe runs, removals that move entries back across the wrap.
+    @Test("decides as the rule when digests crowd the same slots of the index")
+    func matchesTheRuleUnderCollisions() {
+        checkAgainstTheRule(seed: 0x5EED_0003) { key in
+            let low = key % 2 == 0 ? UInt64.max - UInt64(key % 5) : UInt64(key % 3)
+            return PacketDigest(high: UInt64(key), low: low)
+        }
+    }
+
+    private func checkAgainstTheRule(seed: UInt64, digest: (UInt8) -> PacketDigest) {
+        var rng = SplitMix64(seed: seed)
         for round in 0..<300 {
             let span = Int64(rng.next() % 40)
             let maxAgeMs = Int64(rng.next() % 300)
@@ -48,7 +62,7 @@ struct RetryWindowTests {
             var window = RetryWindow(span: span, maxAgeMs: maxAgeMs, next: 0)
             for (index, record) in records.enumerated() {
                 let expected = !isRepeat(record, after: records[..<index], span: span, maxAgeMs: maxAgeMs)
-                let admitted = window.admit(offset: record.offset, digest: record.digest, timestampMs: record.timestampMs)
+                let admitted = window.admit(offset: record.offset, digest: record.key.map(digest), timestampMs: record.timestampMs)
                 guard admitted == expected else {
                     Issue.record("round \(round) record \(index) (span \(span), age \(maxAgeMs)): admitted \(admitted)")
                     return

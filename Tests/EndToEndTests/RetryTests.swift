@@ -114,6 +114,18 @@ struct RetryTests {
         return report?.dispatcher.totalLag
     }
 
+    @Test("a retry window beyond its bound is refused at start with the bound named")
+    func windowBound() async throws {
+        let child = try ChildProcess(
+            ["dispatch", "--bootstrap", "127.0.0.1:1", "--namespace", "retry-bound", "--port", "0", "--retry-window", "10000001"],
+            name: "retry-bound")
+        defer { child.terminate() }
+        let exited = await eventually(timeout: .seconds(30)) { !child.isRunning }
+        #expect(exited, "still running: \(child.output.suffix(2000))")
+        if exited { #expect(child.process.terminationStatus != 0) }
+        #expect(child.output.contains("--retry-window (10000001) must be 0 to 10000000"), "\(child.output.suffix(2000))")
+    }
+
     static func status(_ url: String) async -> Int? {
         (try? await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2))).map { Int($0.status.code) }
     }

@@ -24,22 +24,24 @@ struct RetryWindow {
     private var ring: [Entry] = []  // oldest at `head`, `count` entries, wrapping; offsets increasing
     private var head = 0
     private var count = 0
-    private var latest: [PacketDigest: Occurrence] = [:]
+    /// Open addressing (linear probing) from a digest to the ring index of its latest copy; `empty` where free.
+    /// The digest is already a keyed hash, so its low bits are the home slot: no second hash per look-up. At most
+    /// half full (`capacity ≥ 2 × ring.count`), rebuilt when the ring grows.
+    private var slots: [Int32] = []
+    private var mask = 0
+
+    private static let empty: Int32 = -1
 
     private struct Entry {
         var offset: Int64
         var digest: PacketDigest
-    }
-
-    private struct Occurrence {
-        /// Entries of this digest in the ring.
-        var copies: Int32
         var timestampMs: Int64
     }
 
     /// An empty window that ends at `next` (records before it, if any, were not seen).
     init(span: Int64, maxAgeMs: Int64, next: Int64) {
         precondition(span >= 0 && maxAgeMs >= 0, "RetryWindow bounds must not be negative")
+        precondition(span <= DispatcherConfig.maxRetryWindow, "RetryWindow span must be at most \(DispatcherConfig.maxRetryWindow) records")
         self.span = span
         self.maxAgeMs = maxAgeMs
         self.next = next
@@ -56,16 +58,15 @@ struct RetryWindow {
         next = offset + 1
         evict(before: offset - span)
         guard let digest, span > 0 else { return true }
-        let isNew: Bool
-        if let earlier = latest[digest] {
-            isNew = earlier.timestampMs < timestampMs - maxAgeMs
-            latest[digest] = Occurrence(copies: earlier.copies + 1, timestampMs: timestampMs)
-        } else {
-            isNew = true
-            latest[digest] = Occurrence(copies: 1, timestampMs: timestampMs)
-        }
-        append(Entry(offset: offset, digest: digest))
-        return isNew
+        if count == ring.count { grow() }
+        let index = (head + count) % ring.count
+        ring[index] = Entry(offset: offset, digest: digest, timestampMs: timestampMs)
+        count += 1
+        let slot = find(digest)
+        let earlier = slots[slot]
+        slots[slot] = Int32(index)
+        guard earlier != Self.empty else { return true }
+        return ring[Int(earlier)].timestampMs < timestampMs - maxAgeMs
     }
 
     /// Moves the end of the window to `offset` without a record (offsets with no record: deleted, or transaction
@@ -76,39 +77,63 @@ struct RetryWindow {
         evict(before: offset - span)
     }
 
+    /// The slot that holds `digest`'s latest copy, or the free slot where it would go.
+    private func find(_ digest: PacketDigest) -> Int {
+        var slot = Int(truncatingIfNeeded: digest.low) & mask
+        while slots[slot] != Self.empty, ring[Int(slots[slot])].digest != digest {
+            slot = (slot + 1) & mask
+        }
+        return slot
+    }
+
     /// Forgets entries at offsets below `offset`.
     private mutating func evict(before offset: Int64) {
         while count > 0, ring[head].offset < offset {
-            let old = ring[head].digest
-            if let occurrence = latest[old] {
-                if occurrence.copies <= 1 {
-                    latest[old] = nil
-                } else {
-                    latest[old] = Occurrence(copies: occurrence.copies - 1, timestampMs: occurrence.timestampMs)
-                }
-            }
+            let slot = find(ring[head].digest)
+            // A later copy of the same digest keeps the slot; only the latest copy's entry frees it.
+            if slots[slot] == Int32(head) { remove(at: slot) }
             head = (head + 1) % ring.count
             count -= 1
         }
     }
 
-    private mutating func append(_ entry: Entry) {
-        if count == ring.count { grow() }
-        ring[(head + count) % ring.count] = entry
-        count += 1
+    /// Frees `slot`, moving later entries of its probe run back so that every look-up still finds them.
+    private mutating func remove(at slot: Int) {
+        var hole = slot
+        var probe = slot
+        while true {
+            probe = (probe + 1) & mask
+            let index = slots[probe]
+            if index == Self.empty { break }
+            let home = Int(truncatingIfNeeded: ring[Int(index)].digest.low) & mask
+            // The entry at `probe` may move into the hole unless its home lies cyclically in (hole, probe].
+            let stays = hole <= probe ? (hole < home && home <= probe) : (hole < home || home <= probe)
+            if stays { continue }
+            slots[hole] = index
+            hole = probe
+        }
+        slots[hole] = Self.empty
     }
 
     /// Doubles the ring (at most `span + 1` entries are ever live: the window and the record just admitted),
-    /// oldest first at index 0.
+    /// oldest first at index 0, and rebuilds the slots for the new indexes.
     private mutating func grow() {
         let size = Int(min(span + 1, Int64(max(16, ring.count * 2))))
         var bigger: [Entry] = []
         bigger.reserveCapacity(size)
         for k in 0..<count { bigger.append(ring[(head + k) % ring.count]) }
-        let filler = Entry(offset: .min, digest: PacketDigest(high: 0, low: 0))
+        let filler = Entry(offset: .min, digest: PacketDigest(high: 0, low: 0), timestampMs: 0)
         bigger.append(contentsOf: repeatElement(filler, count: size - count))
         ring = bigger
         head = 0
+        var capacity = 32
+        while capacity < 2 * size { capacity *= 2 }
+        slots = Array(repeating: Self.empty, count: capacity)
+        mask = capacity - 1
+        // Oldest first, so a digest's slot ends at its latest copy.
+        for index in 0..<count {
+            slots[find(ring[index].digest)] = Int32(index)
+        }
     }
 }
 
