@@ -103,6 +103,8 @@ extension BatchRouter {
     mutating func resumeInput() throws {
         let assignment = currentAssignment()
         try consumer.resume(assignment)
+        // Resuming does not wake a broker thread that had nothing to fetch: nudge every leader (see wakeFetchers).
+        consumer.wakeFetchers(for: assignment)
         paused = false
         service.setPaused(false)
         logger.info("a healthy analyser is back: input resumed", metadata: ["kafka.partitions": "\(assignment.count)"])
