@@ -79,12 +79,15 @@ struct RetryWindow {
 
     /// The slot that holds `digest`'s latest copy, or the free slot where it would go.
     private func find(_ digest: PacketDigest) -> Int {
-        var slot = Int(truncatingIfNeeded: digest.low) & mask
+        var slot = home(of: digest)
         while slots[slot] != Self.empty, ring[Int(slots[slot])].digest != digest {
             slot = (slot + 1) & mask
         }
         return slot
     }
+
+    /// Where a digest's probe run starts.
+    private func home(of digest: PacketDigest) -> Int { Int(truncatingIfNeeded: digest.low) & mask }
 
     /// Forgets entries at offsets below `offset`.
     private mutating func evict(before offset: Int64) {
@@ -105,7 +108,7 @@ struct RetryWindow {
             probe = (probe + 1) & mask
             let index = slots[probe]
             if index == Self.empty { break }
-            let home = Int(truncatingIfNeeded: ring[Int(index)].digest.low) & mask
+            let home = home(of: ring[Int(index)].digest)
             // The entry at `probe` may move into the hole unless its home lies cyclically in (hole, probe].
             let stays = hole <= probe ? (hole < home && home <= probe) : (hole < home || home <= probe)
             if stays { continue }
